@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Lint and run the whole test suite (builds the pose model on first run, offline-safe).
+source "$(dirname "$0")/env.sh"
+export SIFORM_OFFLINE=1
+ruff check src tests benchmarks tools
+pytest "$@"

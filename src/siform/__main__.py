@@ -1,0 +1,5 @@
+import sys
+
+from siform.cli import main
+
+sys.exit(main())

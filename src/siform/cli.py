@@ -1,0 +1,146 @@
+"""The ``siform`` command: thin subcommands over the library.
+
+This is the only place that turns a :class:`SiformError` into an exit code: one line on stderr, no
+traceback (``--debug`` shows it). Patients run this; a stack trace helps nobody in front of a camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import get_args
+
+from siform import __version__
+from siform.errors import SiformError
+from siform.model_store import Variant
+
+log = logging.getLogger("siform")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _progress_bar_hook(desc: str) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar: tqdm | None = None  # type: ignore[type-arg]
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return update, close
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from siform.model_store import ensure_model
+
+    update, close = _progress_bar_hook("pose model")
+    try:
+        report = ensure_model(
+            args.variant,
+            allow_download=False if args.offline else None,
+            progress=update,
+            step=lambda msg: print(f"  {msg}", file=sys.stderr),
+        )
+    finally:
+        close()
+    if report.action == "present":
+        print(
+            f"{report.path.name} is already in {report.path.parent} and verified "
+            f"(sha256 {report.sha256[:12]}...); nothing to do."
+        )
+    else:
+        for line in report.tried:
+            print(f"  {line}", file=sys.stderr)
+        print(f"{report.action.capitalize()} {report.path} (sha256 {report.sha256[:12]}...), verified.")
+    return 0
+
+
+def cmd_pose(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from siform.pose import PoseEstimator, PoseTrack
+    from siform.sources import open_source
+
+    out = Path(args.output)
+    with open_source(args.video) as source:
+        estimator = PoseEstimator("video", variant=args.variant, model_path=args.model)
+        try:
+            frames = []
+            bar = tqdm(source, total=source.info.frame_count, desc="pose", unit="frame", file=sys.stderr)
+            for pose in estimator.run(bar):
+                frames.append(pose)
+            bar.close()
+        finally:
+            estimator.close()
+        track = PoseTrack.from_frames(frames, source.info.width, source.info.height)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    track.save_npz(out, source=str(args.video), model=estimator.model_path.name, siform=__version__)
+    found = int(track.found.sum())
+    print(
+        f"Wrote {out}: {len(track)} frames, a person found in {found} "
+        f"({100.0 * found / max(len(track), 1):.1f}%)."
+    )
+    if found == 0:
+        print("Nobody was found in this video: make sure your whole body is in view.", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="siform",
+        description="Camera-based form checker for sacroiliac-joint rehabilitation exercises.",
+    )
+    parser.add_argument("--version", action="version", version=f"siform {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    variants = list(get_args(Variant))
+    p = sub.add_parser("models", help="get and verify the pose model (download or build offline)")
+    p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
+    p.add_argument("--offline", action="store_true", help="do not try to download; build instead")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("pose", help="estimate landmarks on every frame of a video into an .npz file")
+    p.add_argument("video", help="video file, folder of images, or camera index")
+    p.add_argument("-o", "--output", default="landmarks.npz", help="output .npz (default: landmarks.npz)")
+    p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
+    p.add_argument("--model", help="path to a .task bundle to use instead of the managed one")
+    p.set_defaults(func=cmd_pose)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except SiformError as exc:
+        if args.debug:
+            raise
+        print(f"siform: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("siform: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

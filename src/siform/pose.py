@@ -1,0 +1,281 @@
+"""The pose stage: frames in, 33 landmarks per frame out, as plain numpy arrays.
+
+This is the only module that imports MediaPipe. :class:`PoseEstimator` wraps the Tasks
+``PoseLandmarker`` in two modes:
+
+- ``video``: synchronous, for files; the landmarker tracks between frames using the frame's own
+  timestamp, so a variable frame rate is handled correctly.
+- ``live``: for cameras; :meth:`PoseEstimator.submit` hands a frame to MediaPipe and returns at
+  once (MediaPipe drops frames itself while busy), and :meth:`PoseEstimator.latest` returns the
+  newest finished result. The capture loop never waits for inference.
+
+A frame without a person is a :class:`PoseFrame` with ``found=False`` and NaN arrays, never an
+exception and never a dropped frame, so downstream arrays stay aligned with video time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from siform.errors import InputError, ModelError
+from siform.landmarks import (
+    IMAGE_CHANNELS,
+    NUM_LANDMARKS,
+    WORLD_CHANNELS,
+    ImageLandmarks,
+    WorldLandmarks,
+    empty_image,
+    empty_world,
+)
+from siform.model_store import Variant, ensure_model
+from siform.sources import Frame
+
+Mode = Literal["video", "live"]
+
+log = logging.getLogger(__name__)
+
+# MediaPipe's native code writes start-up chatter (XNNPACK delegate, feedback tensors, ROI notes)
+# straight to file descriptor 2 while the graph is built and on the first frames. Patients should
+# not see it, so those moments run with fd 2 captured and the text goes to the debug log.
+_NOISY_FIRST_CALLS = 2
+
+
+@contextmanager
+def _native_stderr_to_debug_log() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                log.debug("mediapipe: %s", line)
+
+
+@dataclass(frozen=True, slots=True)
+class PoseFrame:
+    """One frame's pose. ``image`` is ``(33, 5)``, ``world`` ``(33, 3)``; NaN when ``found`` is false."""
+
+    index: int
+    t_ms: int
+    found: bool
+    image: ImageLandmarks
+    world: WorldLandmarks
+
+
+def _no_person(index: int, t_ms: int) -> PoseFrame:
+    return PoseFrame(index, t_ms, False, empty_image()[0], empty_world()[0])
+
+
+def _from_result(result: Any, index: int, t_ms: int) -> PoseFrame:
+    """Adapt a MediaPipe ``PoseLandmarkerResult`` to a PoseFrame (first person only)."""
+    if not result.pose_landmarks:
+        return _no_person(index, t_ms)
+    image = np.array(
+        [(p.x, p.y, p.z, p.visibility or 0.0, p.presence or 0.0) for p in result.pose_landmarks[0]],
+        dtype=np.float32,
+    )
+    world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]], dtype=np.float32)
+    return PoseFrame(index, t_ms, True, image, world)
+
+
+class PoseEstimator:
+    """Build once, call per frame: ``PoseEstimator()(frame) -> PoseFrame``.
+
+    ``model_path`` overrides the bundle; otherwise ``variant`` is provisioned through
+    :func:`siform.model_store.ensure_model` (found, downloaded or built as needed).
+    """
+
+    def __init__(
+        self,
+        mode: Mode = "video",
+        variant: Variant = "full",
+        model_path: str | Path | None = None,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = Path(model_path) if model_path else ensure_model(variant).path
+        if not path.is_file():
+            raise ModelError(f"Pose model {path} does not exist.", "Run 'siform models' to get one.")
+        self.mode = mode
+        self.model_path = path
+        self._latest: PoseFrame | None = None
+        self._lock = threading.Lock()
+        self._pending: dict[int, int] = {}
+        self._last_t_ms: int | None = None
+        running_mode = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.LIVE_STREAM
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=running_mode,
+            num_poses=1,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_pose_presence_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+            result_callback=self._on_result if mode == "live" else None,
+        )
+        self._quiet_calls = _NOISY_FIRST_CALLS
+        try:
+            with _native_stderr_to_debug_log():
+                self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(
+                f"MediaPipe could not load the pose model {path.name} ({exc}).",
+                "Delete it and run 'siform models' to get a fresh copy.",
+            ) from exc
+
+    @staticmethod
+    def _mp_image(frame: Frame) -> Any:
+        import cv2
+        import mediapipe as mp
+
+        if frame.image.ndim != 3 or frame.image.shape[2] != 3 or frame.image.dtype != np.uint8:
+            raise InputError(f"Frame {frame.index} is not an 8-bit colour image (shape {frame.image.shape}).")
+        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
+        return mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+
+    def _next_timestamp(self, t_ms: int) -> int:
+        # MediaPipe refuses a timestamp that does not grow; sources guarantee this, callers may not.
+        if self._last_t_ms is not None and t_ms <= self._last_t_ms:
+            t_ms = self._last_t_ms + 1
+        self._last_t_ms = t_ms
+        return t_ms
+
+    def __call__(self, frame: Frame) -> PoseFrame:
+        """VIDEO mode: estimate the pose of one frame and wait for the answer."""
+        if self.mode != "video":
+            raise RuntimeError("Use submit()/latest() in live mode.")
+        t_ms = self._next_timestamp(frame.t_ms)
+        if self._quiet_calls:
+            self._quiet_calls -= 1
+            with _native_stderr_to_debug_log():
+                result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
+        else:
+            result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
+        return _from_result(result, frame.index, frame.t_ms)
+
+    def submit(self, frame: Frame) -> None:
+        """LIVE mode: hand a frame to MediaPipe and return immediately."""
+        if self.mode != "live":
+            raise RuntimeError("submit() is for live mode; call the estimator directly in video mode.")
+        t_ms = self._next_timestamp(frame.t_ms)
+        with self._lock:
+            self._pending[t_ms] = frame.index
+            if len(self._pending) > 64:  # results for dropped frames never come back
+                for key in sorted(self._pending)[:-64]:
+                    del self._pending[key]
+        self._landmarker.detect_async(self._mp_image(frame), t_ms)
+
+    def _on_result(self, result: Any, _image: Any, t_ms: int) -> None:
+        with self._lock:
+            index = self._pending.pop(t_ms, -1)
+            self._latest = _from_result(result, index, t_ms)
+
+    def latest(self) -> PoseFrame | None:
+        """LIVE mode: the newest finished result, or None before the first one."""
+        with self._lock:
+            return self._latest
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[PoseFrame]:
+        """VIDEO mode over a whole source."""
+        for frame in frames:
+            yield self(frame)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PoseTrack:
+    """A whole recording's poses as parallel arrays (the canonical container downstream).
+
+    ``t_ms`` ``(T,)`` int64; ``image`` ``(T, 33, 5)`` float32; ``world`` ``(T, 33, 3)`` float32;
+    ``width``/``height`` the frame size in pixels, so normalised x, y can be turned into pixels.
+    """
+
+    t_ms: np.ndarray
+    image: np.ndarray
+    world: np.ndarray
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        n = self.t_ms.shape[0]
+        expected = {
+            "t_ms": (n,),
+            "image": (n, NUM_LANDMARKS, IMAGE_CHANNELS),
+            "world": (n, NUM_LANDMARKS, WORLD_CHANNELS),
+        }
+        for name, shape in expected.items():
+            actual = getattr(self, name).shape
+            if actual != shape:
+                raise ValueError(f"PoseTrack.{name} must have shape {shape}, got {actual}")
+
+    def __len__(self) -> int:
+        return int(self.t_ms.shape[0])
+
+    @property
+    def found(self) -> np.ndarray:
+        """``(T,)`` bool: a person was detected in the frame."""
+        return ~np.isnan(self.image[:, 0, 0])
+
+    def image_px(self) -> np.ndarray:
+        """``(T, 33, 2)`` image x, y in pixels (y down)."""
+        return self.image[:, :, :2] * np.array([self.width, self.height], dtype=np.float32)
+
+    @classmethod
+    def from_frames(cls, frames: Iterable[PoseFrame], width: int, height: int) -> PoseTrack:
+        items = list(frames)
+        if not items:
+            return cls(
+                np.zeros(0, np.int64),
+                empty_image(0),
+                empty_world(0),
+                width,
+                height,
+            )
+        return cls(
+            np.array([f.t_ms for f in items], dtype=np.int64),
+            np.stack([f.image for f in items]).astype(np.float32, copy=False),
+            np.stack([f.world for f in items]).astype(np.float32, copy=False),
+            width,
+            height,
+        )
+
+    def save_npz(self, path: str | Path, **meta: str) -> None:
+        np.savez_compressed(
+            path,
+            t_ms=self.t_ms,
+            image=self.image,
+            world=self.world,
+            size=np.array([self.width, self.height], dtype=np.int64),
+            **{f"meta_{k}": np.array(v) for k, v in meta.items()},
+        )
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> PoseTrack:
+        with np.load(path) as data:
+            width, height = (int(v) for v in data["size"])
+            return cls(data["t_ms"], data["image"], data["world"], width, height)
