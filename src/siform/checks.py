@@ -1,0 +1,125 @@
+"""Form checks: reduce a signal over part of a rep (or hold), compare with the spec's limit, score.
+
+Evaluation happens in two steps because some checks compare each rep with the person's own set
+(``baseline = "set_median"``): first every rep's raw value is *measured*, then *judged* once the
+set's baseline is known. In live use the baseline is the median of the reps done so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from siform.results import CheckResult
+from siform.segment.reps import RepWindow
+from siform.specs.model import CheckSpec, ExerciseSpec, When
+
+Series = npt.NDArray[np.float64]
+MIN_BASELINE_REPS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A check's raw reduced value over its window and the frame where it was worst."""
+
+    value: float | None
+    worst_index: int | None
+    reason: str | None = None
+
+
+def window_indices(window: RepWindow, when: When) -> tuple[int, int]:
+    """``[a, b)`` frame range of a rep phase; falls back to the whole rep if the phase is empty."""
+    top_start = window.top_start if window.top_start is not None else window.peak
+    top_end = window.top_end if window.top_end is not None else window.peak + 1
+    ranges = {
+        "rep": (window.start, window.end + 1),
+        "hold": (window.start, window.end + 1),
+        "ascent": (window.start, top_start),
+        "top": (top_start, max(top_end, top_start + 1)),
+        "descent": (top_end, window.end + 1),
+        "peak": (window.peak, window.peak + 1),
+    }
+    a, b = ranges[when]
+    return (a, b) if b > a else (window.start, window.end + 1)
+
+
+def measure(check: CheckSpec, values: Series, a: int, b: int, peak: int) -> Measurement:
+    """Reduce ``values[a:b]`` as the check says; NaN frames are ignored, all-NaN is unmeasurable."""
+    if check.reduce == "at_peak":
+        v = float(values[peak]) if 0 <= peak < len(values) else float("nan")
+        return Measurement(v, peak) if np.isfinite(v) else Measurement(None, None, "no pose at the peak")
+    seg = values[a:b]
+    finite = np.isfinite(seg)
+    if not finite.any():
+        return Measurement(None, None, "the body part was not visible")
+    idx = np.flatnonzero(finite)
+    vals = seg[finite]
+    if check.reduce == "max":
+        k = int(np.argmax(vals))
+        return Measurement(float(vals[k]), a + int(idx[k]))
+    if check.reduce == "min":
+        k = int(np.argmin(vals))
+        return Measurement(float(vals[k]), a + int(idx[k]))
+    if check.reduce == "max_abs":
+        k = int(np.argmax(np.abs(vals)))
+        return Measurement(float(abs(vals[k])), a + int(idx[k]))
+    if check.reduce == "range":
+        lo, hi = int(np.argmin(vals)), int(np.argmax(vals))
+        return Measurement(float(vals[hi] - vals[lo]), a + int(idx[hi]))
+    mean = float(np.mean(vals))
+    k = int(np.argmax(np.abs(vals - mean)))
+    return Measurement(mean, a + int(idx[k]))
+
+
+def judge(
+    check: CheckSpec,
+    m: Measurement,
+    baseline: float | None,
+    unit: str,
+    t_ms: npt.NDArray[np.int64],
+    unscored_reason: str | None = None,
+) -> CheckResult:
+    """Compare a measurement with the check's limit (after subtracting the baseline if any)."""
+    lim = check.limit
+    common = dict(
+        id=check.id, name=check.name, raw_value=m.value, limit_min=lim.min, limit_max=lim.max,
+        baseline=baseline, unit=unit, severity=check.severity,
+        worst_index=m.worst_index,
+        worst_t_ms=int(t_ms[m.worst_index]) if m.worst_index is not None else None,
+    )  # fmt: skip
+    reason = unscored_reason or m.reason
+    if reason is None and check.baseline == "set_median" and baseline is None:
+        reason = f"needs at least {MIN_BASELINE_REPS} reps to know this person's own baseline"
+    if reason is not None or m.value is None:
+        return CheckResult(**common, scored=False, passed=None, value=None, cue=None, reason=reason)  # type: ignore[arg-type]
+    value = m.value - baseline if baseline is not None else m.value
+    passed = lim.contains(value)
+    return CheckResult(**common, scored=True, passed=passed, value=value, cue=None if passed else check.cue)  # type: ignore[arg-type]
+
+
+def set_baselines(spec: ExerciseSpec, measurements: Sequence[Mapping[str, Measurement]]) -> dict[str, float]:
+    """Median raw value per ``set_median`` check across the given reps (needs a few reps)."""
+    out: dict[str, float] = {}
+    for check in spec.checks:
+        if check.baseline != "set_median":
+            continue
+        vals = [m[check.id].value for m in measurements if m[check.id].value is not None]
+        if len(vals) >= MIN_BASELINE_REPS:
+            out[check.id] = float(np.median(vals))
+    return out
+
+
+def score(spec: ExerciseSpec, results: Sequence[CheckResult]) -> float | None:
+    """0-100: the weighted share of scored checks that passed; None if nothing could be scored."""
+    by_id = {c.id: c for c in spec.checks}
+    total = passed = 0.0
+    for r in results:
+        if not r.scored:
+            continue
+        w = spec.weights.get(by_id[r.id].severity, 1.0) * by_id[r.id].weight
+        total += w
+        passed += w if r.passed else 0.0
+    return round(100.0 * passed / total, 1) if total > 0 else None

@@ -1,0 +1,200 @@
+"""The exercise engine: per-frame signal rows in, reps and holds with verdicts out.
+
+:class:`SetTracker` is the streaming core shared by live coaching and review. It is fed one row of
+signal values per frame (``update``) and reports each rep or hold as soon as it ends; at the end
+(``finish``) the set's baselines are known and every rep is judged. Live coaching feeds it rows
+computed from causally filtered landmarks; review feeds it rows from zero-phase filtered ones
+(:func:`siform.pipeline.analyze_track`). No geometry and no exercise names live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from siform.checks import Measurement, judge, measure, score, set_baselines, window_indices
+from siform.results import CheckResult, Hold, Rep, SetSummary
+from siform.segment.holds import HoldTimer, HoldWindow
+from siform.segment.reps import RepCounter, RepWindow
+from siform.specs.model import ExerciseSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RepEvent:
+    """A rep (or uncounted attempt) that just ended, judged with what is known so far."""
+
+    rep: Rep
+
+
+@dataclass(frozen=True, slots=True)
+class HoldEvent:
+    hold: Hold
+
+
+@dataclass(slots=True)
+class _Buffers:
+    t_ms: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+
+class SetTracker:
+    """Counts and judges one set of one exercise on one side.
+
+    ``unscored`` maps check ids to the reason they cannot be judged in this session (for example,
+    the camera view cannot show them); those checks are reported, never guessed.
+    """
+
+    def __init__(
+        self, spec: ExerciseSpec, side: str | None, unscored: Mapping[str, str] | None = None
+    ) -> None:
+        self.spec = spec
+        self.side = side
+        self.unscored = dict(unscored or {})
+        self.units = {name: s.unit for name, s in spec.signals.items()}
+        self._buf = _Buffers(values={name: [] for name in spec.signals})
+        self._counter = RepCounter(spec.rep) if spec.rep else None
+        self._timer = HoldTimer(spec.hold) if spec.hold else None
+        self._windows: list[RepWindow | HoldWindow] = []
+        self._measurements: list[dict[str, Measurement]] = []
+        self._outcomes: list[str] = []
+        self._frame = -1
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def update(self, t_ms: int, row: Mapping[str, float]) -> RepEvent | HoldEvent | None:
+        """Add one frame; ``row`` has a value (NaN if unknown) for every signal of the spec."""
+        self._frame += 1
+        i = self._frame
+        self._buf.t_ms.append(int(t_ms))
+        for name, values in self._buf.values.items():
+            values.append(float(row.get(name, np.nan)))
+        if self._counter is not None and self.spec.rep is not None:
+            window = self._counter.update(i, t_ms, float(row.get(self.spec.rep.signal, np.nan)))
+            return self._rep_ended(window) if window else None
+        if self._timer is not None:
+            hold_window = self._timer.update(i, t_ms, self._hold_ok(row))
+            return self._hold_ended(hold_window) if hold_window else None
+        return None
+
+    def _hold_ok(self, row: Mapping[str, float]) -> bool | None:
+        assert self.spec.hold is not None
+        values = [row.get(c.signal, np.nan) for c in self.spec.hold.conditions]
+        if any(np.isnan(v) for v in values):
+            return None
+        return all(c.contains(v) for c, v in zip(self.spec.hold.conditions, values, strict=True))
+
+    # -- judging ---------------------------------------------------------------------------
+
+    def _arrays(self) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]:
+        t = np.asarray(self._buf.t_ms, dtype=np.int64)
+        return t, {k: np.asarray(v, dtype=np.float64) for k, v in self._buf.values.items()}
+
+    def _measure(self, window: RepWindow | HoldWindow) -> dict[str, Measurement]:
+        _t, values = self._arrays()
+        out: dict[str, Measurement] = {}
+        for check in self.spec.checks:
+            if isinstance(window, RepWindow):
+                a, b = window_indices(window, check.when)
+                peak = window.peak
+            else:
+                a, b, peak = window.start, window.end + 1, window.end
+            out[check.id] = measure(check, values[check.signal], a, b, peak)
+        return out
+
+    def _judge(
+        self, index: int, baselines: Mapping[str, float]
+    ) -> tuple[tuple[CheckResult, ...], float | None]:
+        t, _values = self._arrays()
+        results = tuple(
+            judge(
+                check,
+                self._measurements[index][check.id],
+                baselines.get(check.id) if check.baseline == "set_median" else None,
+                self.units[check.signal],
+                t,
+                self.unscored.get(check.id),
+            )
+            for check in self.spec.checks
+        )
+        return results, score(self.spec, results)
+
+    def _completed(self) -> list[int]:
+        return [k for k, o in enumerate(self._outcomes) if o == "complete"]
+
+    def _live_baselines(self) -> dict[str, float]:
+        done = self._completed()
+        return set_baselines(self.spec, [self._measurements[k] for k in done])
+
+    def _rep_ended(self, window: RepWindow) -> RepEvent:
+        self._windows.append(window)
+        self._outcomes.append(window.outcome)
+        self._measurements.append(self._measure(window) if window.outcome == "complete" else {})
+        return RepEvent(self._make_rep(len(self._windows) - 1, self._live_baselines()))
+
+    def _hold_ended(self, window: HoldWindow) -> HoldEvent:
+        self._windows.append(window)
+        self._outcomes.append("complete")
+        self._measurements.append(self._measure(window))
+        return HoldEvent(self._make_hold(len(self._windows) - 1, self._live_baselines()))
+
+    def _make_rep(self, k: int, baselines: Mapping[str, float]) -> Rep:
+        w = self._windows[k]
+        assert isinstance(w, RepWindow)
+        t = self._buf.t_ms
+        number = self._completed().index(k) + 1 if self._outcomes[k] == "complete" else 0
+        checks, sc = self._judge(k, baselines) if number else ((), None)
+        return Rep(
+            number, self.side, w.outcome, w.start_ms, w.end_ms, t[w.peak], w.start, w.end, w.peak,
+            w.peak_value, checks, sc,
+        )  # fmt: skip
+
+    def _make_hold(self, k: int, baselines: Mapping[str, float]) -> Hold:
+        w = self._windows[k]
+        assert isinstance(w, HoldWindow) and self.spec.prescription.hold_s is not None
+        checks, sc = self._judge(k, baselines)
+        number = self._completed().index(k) + 1
+        return Hold(
+            number, self.side, w.start_ms, w.end_ms, w.held_s, self.spec.prescription.hold_s, w.breaks,
+            w.start, w.end, checks, sc,
+        )  # fmt: skip
+
+    def finish(self) -> tuple[list[Rep], list[Hold], SetSummary]:
+        """Close an open hold, compute the set's baselines and judge every rep against them."""
+        if self._timer is not None:
+            last = self._timer.finish()
+            if last is not None:
+                self._hold_ended(last)
+        done = self._completed()
+        baselines = set_baselines(self.spec, [self._measurements[k] for k in done])
+        reps: list[Rep] = []
+        holds: list[Hold] = []
+        for k, w in enumerate(self._windows):
+            if isinstance(w, RepWindow):
+                reps.append(self._make_rep(k, baselines))
+            else:
+                holds.append(self._make_hold(k, baselines))
+        return reps, holds, self._summary(reps, holds)
+
+    def _summary(self, reps: list[Rep], holds: list[Hold]) -> SetSummary:
+        items: list[Rep | Hold] = [r for r in reps if r.number] + list(holds)
+        failures: dict[str, int] = {}
+        for item in items:
+            for c in item.checks:
+                if c.scored and c.passed is False:
+                    failures[c.id] = failures.get(c.id, 0) + 1
+        scores = [i.score for i in items if i.score is not None]
+        worst = max(failures, key=lambda cid: failures[cid]) if failures else None
+        cue = next((c.cue for c in self.spec.checks if c.id == worst), None)
+        prescribed = self.spec.prescription.reps if self.spec.kind == "reps" else 1
+        return SetSummary(
+            side=self.side,
+            done=len(items),
+            prescribed=prescribed,
+            attempts_not_counted=sum(1 for r in reps if not r.number),
+            mean_score=round(float(np.mean(scores)), 1) if scores else None,
+            failures=failures,
+            most_frequent_fault=cue,
+        )

@@ -1,0 +1,179 @@
+"""Wiring: landmarks -> conditioned points -> signals -> setup gate -> set tracker -> session result.
+
+Two entry points share every stage but the filter:
+
+- :func:`analyze_track` (review): the whole recording at once, zero-phase smoothing (no lag).
+- :class:`LiveSession` (live): one pose frame at a time, causal One Euro smoothing, events as
+  reps end.
+
+No geometry and no exercise knowledge here: that lives in ``signals/`` and ``exercise_specs/``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from siform.engine import HoldEvent, RepEvent, SetTracker
+from siform.gate import assess_setup
+from siform.landmarks import VISIBILITY, by_name
+from siform.pose import PoseFrame, PoseTrack
+from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
+from siform.signals.compute import SignalSet, side_map
+from siform.signals.filters import OneEuroFilter, bridge_gaps, butterworth_zero_phase, mask_low_visibility
+from siform.specs.model import ExerciseSpec
+
+FloatArray = npt.NDArray[np.float64]
+_SIDE_JOINTS = ("shoulder", "hip", "knee", "ankle")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    exercise: str
+    side: str | None
+    view: str | None
+    setup: SetupVerdict
+    reps: list[Rep]
+    holds: list[Hold]
+    summary: SetSummary | None
+    unscored: list[Unscored]
+    t_ms: npt.NDArray[np.int64]
+    signals: dict[str, FloatArray] = field(repr=False)
+    frames: int = 0
+    frames_with_pose: int = 0
+
+
+def condition_points(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
+    """Review conditioning: hide low-visibility guesses, bridge short gaps, zero-phase low-pass."""
+    masked = mask_low_visibility(track.image, spec.filter.min_visibility)
+    px = masked[:, :, :2].astype(np.float64) * np.array([track.width, track.height], dtype=np.float64)
+    px = bridge_gaps(px, track.t_ms, spec.filter.max_gap_ms)
+    return butterworth_zero_phase(px, track.t_ms, spec.filter.cutoff_hz)
+
+
+def near_side(image: npt.NDArray[np.floating]) -> str:
+    """The side facing the camera: MediaPipe is more confident about the landmarks it can see."""
+
+    def vis(side: str) -> float:
+        cols = [by_name(f"{side}_{j}") for j in _SIDE_JOINTS]
+        v = image[:, cols, VISIBILITY]
+        return float(np.nanmean(v)) if np.isfinite(v).any() else 0.0
+
+    return "left" if vis("left") >= vis("right") else "right"
+
+
+def _spread(x: FloatArray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.percentile(x, 95) - np.percentile(x, 5)) if x.size > 10 else 0.0
+
+
+def working_side(spec: ExerciseSpec, pts: FloatArray, t_ms: npt.NDArray[np.int64], near: str) -> str:
+    """For a unilateral exercise with no side given: the side whose driving signal moves most.
+
+    Holds have no movement to go by; they default to the side facing the camera.
+    """
+    if spec.rep is None:
+        return near
+    driver = spec.rep.signal
+    spreads = {
+        s: _spread(SignalSet(spec, side_map(s, near)).compute(pts, t_ms)[driver]) for s in ("left", "right")
+    }
+    return max(spreads, key=lambda s: spreads[s])
+
+
+def _resolve_gate_names(names: list[str], sides: dict[str, str]) -> list[str]:
+    out = []
+    for n in names:
+        prefix, _, rest = n.partition("_")
+        out.append(f"{sides[prefix]}_{rest}" if prefix in sides else n)
+    return out
+
+
+def _unscored_for_view(spec: ExerciseSpec, view: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for check in spec.checks:
+        views = spec.check_views(check)
+        if view is None:
+            out[check.id] = "the camera setup did not allow scoring"
+        elif view not in views:
+            wanted = spec.view(views[0])
+            out[check.id] = f"not visible from the '{view}' view; to check it: {wanted.how}"
+    return out
+
+
+def analyze_track(
+    track: PoseTrack, spec: ExerciseSpec, side: str | None = None, view: str | None = None
+) -> SessionResult:
+    """Review a whole recording. ``side`` is the working side of a unilateral exercise (found
+    automatically if None); ``view`` forces a view id instead of detecting it."""
+    pts = condition_points(track, spec)
+    near = near_side(track.image)
+    if spec.laterality == "unilateral" and side is None:
+        side = working_side(spec, pts, track.t_ms, near)
+    sides = side_map(side if spec.laterality == "unilateral" else None, near)
+    signals = SignalSet(spec, sides)
+    values = signals.compute(pts, track.t_ms)
+
+    gate_names = _resolve_gate_names(list(spec.gate.landmarks), sides)
+    setup = assess_setup(spec, track.image, pts, signals.landmarks(), gate_names)
+    chosen_view = view or setup.view
+    unscored = _unscored_for_view(spec, chosen_view)
+    found = int(track.found.sum())
+    result_side = side if spec.laterality == "unilateral" else None
+    if chosen_view is None:
+        return SessionResult(spec.id, result_side, None, setup, [], [], None,
+                             [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values,
+                             len(track), found)  # fmt: skip
+
+    tracker = SetTracker(spec, result_side, unscored)
+    names = list(values)
+    stacked = np.stack([values[n] for n in names], axis=1) if names else np.zeros((len(track), 0))
+    for i, t in enumerate(track.t_ms.tolist()):
+        tracker.update(t, dict(zip(names, stacked[i].tolist(), strict=True)))
+    reps, holds, summary = tracker.finish()
+    return SessionResult(
+        spec.id, result_side, chosen_view, setup, reps, holds, summary,
+        [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values, len(track), found,
+    )  # fmt: skip
+
+
+class LiveSession:
+    """Frame-by-frame coaching: ``update(pose_frame)`` returns a rep or hold event when one ends.
+
+    The camera view and near side must be known up front (the live UI runs the setup gate on the
+    first seconds); smoothing is causal One Euro, so nothing waits for future frames.
+    """
+
+    HISTORY_MS = 2000  # trailing landmarks kept for signals that look back (stillness)
+
+    def __init__(
+        self, spec: ExerciseSpec, width: int, height: int, view: str, near: str, side: str | None = None
+    ) -> None:
+        self.spec = spec
+        self.scale = np.array([width, height], dtype=np.float64)
+        sides = side_map(side if spec.laterality == "unilateral" else None, near)
+        self.signals = SignalSet(spec, sides)
+        self.tracker = SetTracker(spec, side, _unscored_for_view(spec, view))
+        self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
+        self._history: deque[tuple[int, FloatArray]] = deque()
+        self._needs_history = any(b.spec.fn == "stillness_ratio" for b in self.signals.bound.values())
+
+    def update(self, pose: PoseFrame) -> RepEvent | HoldEvent | None:
+        masked = mask_low_visibility(pose.image, self.spec.filter.min_visibility)
+        px = self._filter.update(masked[:, :2].astype(np.float64) * self.scale, pose.t_ms)
+        if self._needs_history:
+            self._history.append((pose.t_ms, px))
+            while self._history and pose.t_ms - self._history[0][0] > self.HISTORY_MS:
+                self._history.popleft()
+            pts = np.stack([p for _t, p in self._history])
+            t = np.array([t for t, _p in self._history], dtype=np.int64)
+        else:
+            pts, t = px[None], np.array([pose.t_ms], dtype=np.int64)
+        row = {name: float(v[-1]) for name, v in self.signals.compute(pts, t).items()}
+        return self.tracker.update(pose.t_ms, row)
+
+    def finish(self) -> tuple[list[Rep], list[Hold], SetSummary]:
+        return self.tracker.finish()

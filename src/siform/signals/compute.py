@@ -1,0 +1,72 @@
+"""A spec's named signals, bound to one session's sides and computed over landmark arrays.
+
+Review computes every signal over the whole recording in one vectorised call per signal; live
+coaching calls the same functions over a short trailing buffer. Either way the numbers come from
+the same code, so a rep judged live and the same rep reviewed afterwards agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from siform.signals import registry
+from siform.specs.model import ExerciseSpec, SignalSpec
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundSignal:
+    name: str
+    spec: SignalSpec
+    args: dict[str, Any]
+    landmarks: tuple[str, ...]
+
+
+def other_side(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def side_map(working: str | None, near: str | None) -> dict[str, str]:
+    """Relative side names -> ``left``/``right`` for this session."""
+    sides: dict[str, str] = {}
+    if working:
+        sides |= {"working": working, "stance": other_side(working)}
+    if near:
+        sides |= {"near": near, "far": other_side(near)}
+    return sides
+
+
+class SignalSet:
+    """The spec's signals with sides resolved; ``compute(pts, t_ms)`` -> name -> ``(T,)``."""
+
+    def __init__(self, spec: ExerciseSpec, sides: Mapping[str, str]) -> None:
+        self.bound: dict[str, BoundSignal] = {}
+        for name, sig in spec.signals.items():
+            args = registry.resolve_args(sig.fn, sig.args, sides)
+            unresolved = [v for k, v in args.items() if k in registry.REGISTRY[sig.fn].side_params
+                          and v not in ("left", "right")]  # fmt: skip
+            if unresolved:
+                raise ValueError(f"signal '{name}' needs side '{unresolved[0]}', which is not known yet")
+            landmarks = tuple(registry.required_landmarks(sig.fn, args))
+            self.bound[name] = BoundSignal(name, sig, args, landmarks)
+
+    def compute(self, pts: npt.NDArray[Any], t_ms: npt.NDArray[Any]) -> dict[str, FloatArray]:
+        return {
+            name: np.asarray(registry.compute(b.spec.fn, b.args, pts, t_ms), dtype=np.float64)
+            for name, b in self.bound.items()
+        }
+
+    def landmarks(self, names: list[str] | None = None) -> list[str]:
+        """Landmarks the given signals (default: all) read, in first-use order."""
+        out: list[str] = []
+        for name in names or list(self.bound):
+            for lm in self.bound[name].landmarks:
+                if lm not in out:
+                    out.append(lm)
+        return out

@@ -1,0 +1,360 @@
+"""Landmarks -> one number per frame: joint angles, tilts and normalised distances.
+
+Conventions shared by every function here:
+
+- ``pts`` is ``(T, 33, D)`` or one frame ``(33, D)``, any float dtype; D = 2 is image pixels
+  (x right, y down), D = 3 is MediaPipe world metres (y down, z towards the camera negative).
+  The result has ``pts``'s leading shape: ``(T,)`` float64, or a 0-d array for one frame (only
+  :func:`stillness_ratio`, being about motion, needs ``(T, 33, D)``).
+- NaN in a landmark a signal needs gives NaN in that frame only. Degenerate geometry (a zero-length
+  segment, zero width) also gives NaN, never ``inf``: a value is either meaningful or missing.
+- Segment angles (:func:`angle_deg`, :func:`joint_angle_deg`, :func:`leg_alignment_deg`) use all D
+  coordinates, so the caller chooses: image pixels when the limb moves in a plane facing the camera
+  (z is MediaPipe's weakest axis), world only for movement truly out of the image plane.
+- Every other signal refers to the image (horizontal, vertical, "up") and uses x, y only. World
+  input is projected onto the camera's image plane (world x, y follow the camera's axes); z is
+  deliberately ignored.
+- *Mirror* means: flip x (``x -> W - x`` for pixels, ``-x`` for world) and relabel left <-> right
+  (``landmarks.MIRROR``), i.e. the same movement by a mirror-image person. Each docstring says
+  whether the signal is then unchanged or negated (with any ``side`` argument swapped too).
+- Speed: no Python loop over frames; each call costs a few microseconds plus O(T) numpy work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from siform.landmarks import NUM_LANDMARKS, Landmark, side_landmark
+
+FloatArray = npt.NDArray[np.float64]
+"""Float64 result: ``(T,)`` per-frame values, or 0-d for a single frame."""
+Points = npt.NDArray[np.floating]
+"""``(T, 33, D)`` or ``(33, D)`` landmarks, D in {2, 3}; NaN = missing."""
+Side = Literal["left", "right"]
+Joint = Literal["hip", "knee", "elbow", "shoulder"]
+
+# The three landmarks (end, vertex, end) whose angle is each joint's angle; 180 deg = straight.
+JOINT_CHAINS: Final[dict[str, tuple[str, str, str]]] = {
+    "hip": ("shoulder", "hip", "knee"),
+    "knee": ("hip", "knee", "ankle"),
+    "elbow": ("shoulder", "elbow", "wrist"),
+    "shoulder": ("elbow", "shoulder", "hip"),
+}
+_OTHER_SIDE: Final[dict[str, Side]] = {"left": "right", "right": "left"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _checked(pts: Points) -> Points:
+    arr = np.asarray(pts)
+    if arr.ndim not in (2, 3) or arr.shape[-2] != NUM_LANDMARKS or arr.shape[-1] not in (2, 3):
+        raise ValueError(f"pts must have shape (T, 33, D) or (33, D) with D 2 or 3, got {arr.shape}")
+    return arr
+
+
+def _other(side: str) -> Side:
+    if side not in _OTHER_SIDE:
+        raise ValueError(f"side must be 'left' or 'right' (the person's own), got {side!r}")
+    return _OTHER_SIDE[side]
+
+
+def _at(pts: Points, landmark: int, dims: int | None = None) -> FloatArray:
+    """``(..., D)`` coordinates of one landmark as float64; ``dims=2`` keeps x, y only."""
+    return np.asarray(pts[..., landmark, :dims], dtype=np.float64)
+
+
+def _side_at(pts: Points, side: str, joint: str, dims: int | None = None) -> FloatArray:
+    _other(side)  # validates
+    return _at(pts, side_landmark(side, joint), dims)
+
+
+def _mid(pts: Points, a: int, b: int) -> FloatArray:
+    return 0.5 * (_at(pts, a, 2) + _at(pts, b, 2))
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    """``num / den`` with NaN (not inf, no warning) where ``den`` is zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.asarray(np.where(den == 0, np.nan, out), dtype=np.float64)
+
+
+def _norm(v: FloatArray) -> FloatArray:
+    return np.asarray(np.sqrt(np.sum(v * v, axis=-1)), dtype=np.float64)
+
+
+def _vector_angle_deg(u: FloatArray, v: FloatArray) -> FloatArray:
+    """Unsigned angle between vectors ``(..., D)`` in [0, 180]; NaN if either has zero length.
+
+    ``atan2(|u x v|, u . v)`` stays accurate near 0 and 180 deg, where ``arccos`` loses digits.
+    """
+    if u.shape[-1] == 2:
+        cross = np.abs(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0])
+    elif u.shape[-1] == 3:
+        cross = _norm(np.cross(u, v))
+    else:
+        raise ValueError(f"vectors must have 2 or 3 coordinates, got {u.shape[-1]}")
+    deg = np.degrees(np.arctan2(cross, np.sum(u * v, axis=-1)))
+    degenerate = (np.sum(u * u, axis=-1) == 0) | (np.sum(v * v, axis=-1) == 0)
+    return np.asarray(np.where(degenerate, np.nan, deg), dtype=np.float64)
+
+
+def torso_length_px(pts: Points) -> FloatArray:
+    """Image distance from the hip midpoint to the shoulder midpoint (units of ``pts``).
+
+    The body's largest rigid-ish length, so the natural yardstick for speeds. x, y only: it
+    normalises image-plane quantities. Mirror: unchanged. Scales with ``pts``.
+    """
+    pts = _checked(pts)
+    shoulders = _mid(pts, Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER)
+    return _norm(shoulders - _mid(pts, Landmark.LEFT_HIP, Landmark.RIGHT_HIP))
+
+
+def hip_width(pts: Points) -> FloatArray:
+    """Horizontal (image x) distance between the hips, ``|left_hip_x - right_hip_x|``.
+
+    Horizontal, not Euclidean, because it normalises horizontal distances (knees, ankles) seen by a
+    camera facing the person; a pelvic tilt should not change the yardstick. Mirror: unchanged.
+    """
+    pts = _checked(pts)
+    return np.asarray(np.abs(_at(pts, Landmark.LEFT_HIP, 2) - _at(pts, Landmark.RIGHT_HIP, 2))[..., 0])
+
+
+def thigh_length(pts: Points, side: Side) -> FloatArray:
+    """Image distance hip -> knee on the person's ``side`` (units of ``pts``).
+
+    x, y only: it normalises image-plane offsets. Mirror: unchanged with ``side`` swapped.
+    """
+    pts = _checked(pts)
+    return _norm(_side_at(pts, side, "knee", 2) - _side_at(pts, side, "hip", 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Angles between segments (all D coordinates)
+# ---------------------------------------------------------------------------------------------
+
+
+def angle_deg(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike) -> FloatArray:
+    """Angle at ``b`` between ``b -> a`` and ``b -> c`` in degrees, [0, 180]; arrays ``(..., D)``.
+
+    Unsigned, so unchanged by mirror, translation, scale and rotation. NaN if ``a`` or ``c``
+    coincides with ``b``.
+    """
+    b_ = np.asarray(b, dtype=np.float64)
+    return _vector_angle_deg(np.asarray(a, dtype=np.float64) - b_, np.asarray(c, dtype=np.float64) - b_)
+
+
+def joint_angle_deg(pts: Points, side: Side, joint: Joint) -> FloatArray:
+    """Included angle of the person's ``side`` ``joint``; 180 = straight, smaller = more flexed.
+
+    Keypoints (:data:`JOINT_CHAINS`): hip = shoulder-hip-knee (the glute bridge's
+    "shoulder-hip-knee line"), knee = hip-knee-ankle, elbow = shoulder-elbow-wrist,
+    shoulder = elbow-shoulder-hip. Unsigned, so flexion and hyperextension both read below 180.
+    Uses all D coordinates: image pixels when the limb's plane faces the camera (side view of a
+    bridge: no depth error at all), world only when the limb moves towards the camera.
+    Mirror: unchanged with ``side`` swapped.
+    """
+    pts = _checked(pts)
+    if joint not in JOINT_CHAINS:
+        raise ValueError(f"joint must be one of {sorted(JOINT_CHAINS)}, got {joint!r}")
+    a, b, c = (_side_at(pts, side, name) for name in JOINT_CHAINS[joint])
+    return _vector_angle_deg(a - b, c - b)
+
+
+def leg_alignment_deg(pts: Points, working_side: Side) -> FloatArray:
+    """Angle between the working leg (hip -> ankle) and the other thigh (hip -> knee), [0, 180].
+
+    0 = the extended leg continues the line of the other thigh, as wanted in a single-leg pelvic
+    lift; it grows as the straight leg drops or rises. Hip -> ankle rather than the shank so a bent
+    knee also counts as misalignment. Uses all D coordinates; from the usual side view both legs lie
+    in a plane facing the camera, so image pixels are the right input.
+    Mirror: unchanged with ``working_side`` swapped.
+    """
+    pts = _checked(pts)
+    other = _other(working_side)
+    leg = _side_at(pts, working_side, "ankle") - _side_at(pts, working_side, "hip")
+    thigh = _side_at(pts, other, "knee") - _side_at(pts, other, "hip")
+    return _vector_angle_deg(leg, thigh)
+
+
+# ---------------------------------------------------------------------------------------------
+# Image-referenced signals (x, y only)
+# ---------------------------------------------------------------------------------------------
+
+
+def pelvic_obliquity_deg(pts: Points) -> FloatArray:
+    """Tilt of the right-hip -> left-hip line against image horizontal, in (-90, 90] degrees.
+
+    Positive when the person's LEFT hip is lower in the image (larger y). The horizontal part is
+    taken as ``|dx|``, so the sign is the same whether the camera faces the person (their left on
+    image right) or their back. For front/back views, where the pelvis line is face-on to the
+    camera: image x, y measure it directly, and depth would only add MediaPipe's z noise.
+    90 when the hips are vertically aligned; NaN when they coincide. Mirror: negated.
+    """
+    pts = _checked(pts)
+    d = _at(pts, Landmark.LEFT_HIP, 2) - _at(pts, Landmark.RIGHT_HIP, 2)
+    deg = np.degrees(np.arctan2(d[..., 1], np.abs(d[..., 0])))
+    return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
+
+
+def hip_drop_ratio(pts: Points) -> FloatArray:
+    """``(left_hip_y - right_hip_y) / mean(left, right thigh length)``; positive = left hip lower.
+
+    The side-view proxy for pelvic drop in a lying bridge: the camera cannot see the pelvis line
+    face-on, but a dropping hip shows as a vertical image offset between the two hip landmarks.
+    Dividing by the image thigh length makes it independent of distance to the camera. Image y only
+    (not depth), because the drop is vertical in the image. Mirror: negated.
+    """
+    pts = _checked(pts)
+    dy = _at(pts, Landmark.LEFT_HIP, 2)[..., 1] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 1]
+    return _ratio(dy, 0.5 * (thigh_length(pts, "left") + thigh_length(pts, "right")))
+
+
+def knee_separation_ratio(pts: Points, by: Literal["ankle", "hip"] = "ankle") -> FloatArray:
+    """Horizontal knee gap over the horizontal ankle (or hip) gap; >= 0, 1 = knees over ankles.
+
+    ``|left_knee_x - right_knee_x| / |left_<by>_x - right_<by>_x|``. For a camera facing the
+    person (front or back): knees caving in (valgus) or falling out shows as horizontal movement,
+    while a vertical offset between the knees (a stance shift, one foot forward in perspective) is
+    not separation, so horizontal beats Euclidean. NaN when the reference gap is zero.
+    Mirror: unchanged.
+    """
+    pts = _checked(pts)
+    if by not in ("ankle", "hip"):
+        raise ValueError(f"by must be 'ankle' or 'hip', got {by!r}")
+    knees = _at(pts, Landmark.LEFT_KNEE, 2) - _at(pts, Landmark.RIGHT_KNEE, 2)
+    ref = _side_at(pts, "left", by, 2) - _side_at(pts, "right", by, 2)
+    return _ratio(np.abs(knees[..., 0]), np.abs(ref[..., 0]))
+
+
+def trunk_lean_deg(pts: Points) -> FloatArray:
+    """Lateral lean of hip-mid -> shoulder-mid against image vertical (up), in (-180, 180] deg.
+
+    Positive when the shoulders are displaced towards the person's LEFT. Which image direction is
+    the person's left comes from the hip line: the trunk's horizontal offset is projected onto the
+    horizontal direction of right-hip -> left-hip (``sign(left_hip_x - right_hip_x)``). Facing the
+    camera, the person's left is image right, so positive = shoulders towards image right; seen
+    from behind it is image left. Only the sign of the hip axis is used, so a tilted pelvis does
+    not leak into the trunk angle (it is against vertical, not relative to the pelvis). For front or
+    back views, where lateral lean is in the image plane; NaN when the hips share an x (side view:
+    lateral lean is invisible there). Mirror: negated.
+    """
+    pts = _checked(pts)
+    trunk = _mid(pts, Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER) - _mid(
+        pts, Landmark.LEFT_HIP, Landmark.RIGHT_HIP
+    )
+    hip_dx = _at(pts, Landmark.LEFT_HIP, 2)[..., 0] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 0]
+    deg = np.degrees(np.arctan2(trunk[..., 0] * np.sign(hip_dx), -trunk[..., 1]))
+    degenerate = (hip_dx == 0) | ((trunk[..., 0] == 0) & (trunk[..., 1] == 0))
+    return np.asarray(np.where(degenerate, np.nan, deg), dtype=np.float64)
+
+
+def trunk_sway_deg(pts: Points, baseline: float) -> FloatArray:
+    """:func:`trunk_lean_deg` minus a ``baseline`` lean (degrees), e.g. the set-up posture's.
+
+    Same sign: positive = more towards the person's left than at baseline. Mirror: negated when the
+    baseline is negated too.
+    """
+    return np.asarray(trunk_lean_deg(pts) - float(baseline), dtype=np.float64)
+
+
+def bridge_height_ratio(pts: Points, side: Side) -> FloatArray:
+    """Signed distance of the hip from the shoulder -> knee line, over thigh length (``side``).
+
+    Positive = hip above the line (towards image up): the bridge is over-lifted, the lumbar spine
+    extending. 0 = shoulder, hip and knee in one line; negative = hip sagging below it. The normal
+    used is the one pointing image-up, so the sign does not depend on which way the person lies
+    (head to image left or right). For a side view, where the sagittal plane faces the camera:
+    image x, y carry the whole movement and z would only add noise. NaN when the shoulder-knee
+    line is vertical (no "up" side). Mirror: unchanged with ``side`` swapped.
+    """
+    pts = _checked(pts)
+    shoulder = _side_at(pts, side, "shoulder", 2)
+    line = _side_at(pts, side, "knee", 2) - shoulder
+    hip = _side_at(pts, side, "hip", 2) - shoulder
+    # cross(line, hip) / |line| is the offset along the normal (-line_y, line_x); that normal points
+    # up (negative y) when line_x < 0, so flip by -sign(line_x).
+    cross = line[..., 0] * hip[..., 1] - line[..., 1] * hip[..., 0]
+    offset = _ratio(-np.sign(line[..., 0]) * cross, _norm(line))
+    offset = np.where(line[..., 0] == 0, np.nan, offset)
+    return _ratio(offset, thigh_length(pts, side))
+
+
+def ankle_travel_ratio(pts: Points, working_side: Side) -> FloatArray:
+    """Horizontal working-ankle offset from the stance ankle, over horizontal hip width.
+
+    ``(working_ankle_x - stance_ankle_x) / (working_hip_x - stance_hip_x)``: that is, the ankle gap
+    over :func:`hip_width`, signed so it is positive while the working ankle is on its own side
+    (apart; about 1 standing with feet hip-width apart) and negative once it crosses past the
+    stance ankle. For standing band adduction filmed from the front or back: the leg sweeps in the
+    image plane, so image x says it all. NaN when the hips share an x.
+    Mirror: unchanged with ``working_side`` swapped.
+    """
+    pts = _checked(pts)
+    stance = _other(working_side)
+    ankles = _side_at(pts, working_side, "ankle", 2) - _side_at(pts, stance, "ankle", 2)
+    hips = _side_at(pts, working_side, "hip", 2) - _side_at(pts, stance, "hip", 2)
+    return _ratio(ankles[..., 0], hips[..., 0])
+
+
+def ankle_offset_ratio(pts: Points, working_side: Side, reference: float) -> FloatArray:
+    """:func:`ankle_travel_ratio` minus a ``reference`` value (e.g. at the start of the set).
+
+    Negative = the working ankle has moved in towards the stance leg since the reference.
+    Mirror: unchanged with ``working_side`` swapped.
+    """
+    return np.asarray(ankle_travel_ratio(pts, working_side) - float(reference), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Motion
+# ---------------------------------------------------------------------------------------------
+
+
+def stillness_ratio(
+    pts: Points, t_ms: npt.ArrayLike, window_ms: float, landmarks: Sequence[int]
+) -> FloatArray:
+    """Causal RMS speed of ``landmarks``, in torso lengths per second, over a trailing window.
+
+    For frame j: the root mean square, over the given landmarks and over the frame-to-frame steps
+    ending in ``(t_j - window_ms, t_j]``, of image speed divided by that frame's
+    :func:`torso_length_px`. 0 = perfectly still; tracking jitter sits around 0.05-0.2 /s. Causal
+    (only past frames), so live and offline agree. Image x, y only: depth jitter is MediaPipe's
+    largest noise and would read as motion. Steps with a NaN (or a non-increasing time) are
+    skipped; the result is NaN on the first frame, where the current frame's landmarks or torso are
+    missing, and where no valid step falls in the window. Needs ``(T, 33, D)`` and ``t_ms`` ``(T,)``
+    non-decreasing. Invariant to translation, scale and mirror.
+    """
+    pts = _checked(pts)
+    t = np.asarray(t_ms, dtype=np.float64)
+    if pts.ndim != 3 or t.shape != pts.shape[:1]:
+        raise ValueError(f"stillness_ratio needs pts (T, 33, D) and t_ms (T,), got {pts.shape}, {t.shape}")
+    if not window_ms > 0:
+        raise ValueError(f"window_ms must be > 0, got {window_ms}")
+    if len(landmarks) == 0:
+        raise ValueError("stillness_ratio needs at least one landmark")
+    if pts.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    xy = np.asarray(pts[:, list(landmarks), :2], dtype=np.float64)  # (T, K, 2)
+    torso = torso_length_px(pts)
+    dt_s = np.diff(t) / 1000.0
+    step = np.diff(xy, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sq = np.mean(np.sum(step * step, axis=-1), axis=-1) / (dt_s * torso[1:]) ** 2
+    valid = np.isfinite(sq) & (dt_s > 0)
+    total = np.concatenate(([0.0], np.cumsum(np.where(valid, sq, 0.0))))
+    count = np.concatenate(([0], np.cumsum(valid)))
+    # Frame j averages steps i (step i ends at frame i, i >= 1) with t_i > t_j - window_ms.
+    first = np.maximum(np.searchsorted(t, t - window_ms, side="right"), 1)
+    n = count - count[first - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rms = np.sqrt((total - total[first - 1]) / n)
+    missing = (n == 0) | np.isnan(xy).any(axis=(1, 2)) | ~(torso > 0)
+    return np.asarray(np.where(missing, np.nan, rms), dtype=np.float64)

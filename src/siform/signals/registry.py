@@ -1,0 +1,142 @@
+"""Signal names used in exercise specs -> the geometry functions that compute them.
+
+Specs name a function (``fn = "joint_angle_deg"``) and its arguments; this table says which
+arguments each function takes, which of them are sides, and which landmarks it reads (for the
+camera-setup gate). Sides in specs may be relative: ``working``/``stance`` (the leg that moves /
+the one that carries the body, in unilateral exercises) and ``near``/``far`` (the side facing the
+camera / the hidden one, in side views); the engine resolves them once per session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from siform.landmarks import by_name
+from siform.signals import geometry as g
+
+FloatArray = npt.NDArray[np.float64]
+RELATIVE_SIDES: Final = frozenset({"working", "stance", "near", "far"})
+SIDES: Final = frozenset({"left", "right"}) | RELATIVE_SIDES
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFn:
+    fn: Callable[..., FloatArray]
+    params: frozenset[str]
+    side_params: frozenset[str]
+    landmarks: tuple[str, ...]
+    """Joints it reads, as ``{side}_joint`` templates or plain names."""
+    needs_time: bool = False
+
+
+REGISTRY: Final[dict[str, SignalFn]] = {
+    "joint_angle_deg": SignalFn(
+        g.joint_angle_deg, frozenset({"side", "joint"}), frozenset({"side"}), ("{side}_{joint}",)
+    ),
+    "leg_alignment_deg": SignalFn(
+        g.leg_alignment_deg,
+        frozenset({"working_side"}),
+        frozenset({"working_side"}),
+        ("left_hip", "right_hip", "left_knee", "right_knee", "{working_side}_ankle"),
+    ),
+    "pelvic_obliquity_deg": SignalFn(
+        g.pelvic_obliquity_deg, frozenset(), frozenset(), ("left_hip", "right_hip")
+    ),
+    "hip_drop_ratio": SignalFn(
+        g.hip_drop_ratio, frozenset(), frozenset(), ("left_hip", "right_hip", "left_knee", "right_knee")
+    ),
+    "knee_separation_ratio": SignalFn(
+        g.knee_separation_ratio,
+        frozenset({"by"}),
+        frozenset(),
+        ("left_knee", "right_knee", "left_ankle", "right_ankle"),
+    ),
+    "trunk_lean_deg": SignalFn(
+        g.trunk_lean_deg,
+        frozenset(),
+        frozenset(),
+        ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
+    ),
+    "bridge_height_ratio": SignalFn(
+        g.bridge_height_ratio,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_shoulder", "{side}_hip", "{side}_knee"),
+    ),
+    "ankle_travel_ratio": SignalFn(
+        g.ankle_travel_ratio,
+        frozenset({"working_side"}),
+        frozenset({"working_side"}),
+        ("left_ankle", "right_ankle", "left_hip", "right_hip"),
+    ),
+    "stillness_ratio": SignalFn(
+        g.stillness_ratio, frozenset({"window_ms", "landmarks"}), frozenset(), (), needs_time=True
+    ),
+}
+
+
+def validate_signal_args(fn: str, args: Mapping[str, Any], laterality: str) -> str | None:
+    """A sentence describing what is wrong with a spec's signal definition, or None."""
+    entry = REGISTRY.get(fn)
+    if entry is None:
+        return f"fn: unknown signal function '{fn}' (known: {', '.join(sorted(REGISTRY))})"
+    for key in args:
+        if key not in entry.params:
+            allowed = ", ".join(sorted(entry.params)) or "none"
+            return f"args.{key}: '{fn}' takes no argument '{key}' (allowed: {allowed})"
+    for key in entry.params - {"by"}:
+        if key not in args:
+            return f"args.{key}: '{fn}' needs this argument"
+    for key in entry.side_params:
+        side = args[key]
+        if side not in SIDES:
+            return f"args.{key}: '{side}' is not a side (use one of {', '.join(sorted(SIDES))})"
+        if side in ("working", "stance") and laterality != "unilateral":
+            return f"args.{key}: '{side}' only makes sense for a unilateral exercise"
+    if fn == "joint_angle_deg" and args.get("joint") not in g.JOINT_CHAINS:
+        return f"args.joint: must be one of {', '.join(g.JOINT_CHAINS)}"
+    if fn == "knee_separation_ratio" and args.get("by", "ankle") not in ("ankle", "hip"):
+        return "args.by: must be 'ankle' or 'hip'"
+    if fn == "stillness_ratio":
+        names = args.get("landmarks")
+        if not isinstance(names, list) or not names:
+            return "args.landmarks: give a list of landmark names"
+        for name in names:
+            try:
+                by_name(name)
+            except KeyError as exc:
+                return f"args.landmarks: {exc.args[0]}"
+    return None
+
+
+def resolve_args(fn: str, args: Mapping[str, Any], sides: Mapping[str, str]) -> dict[str, Any]:
+    """Turn relative sides into ``left``/``right`` and landmark names into indices."""
+    entry = REGISTRY[fn]
+    out = dict(args)
+    for key in entry.side_params:
+        out[key] = sides.get(out[key], out[key])
+    if "landmarks" in out:
+        out["landmarks"] = [int(by_name(n)) for n in out["landmarks"]]
+    return out
+
+
+def required_landmarks(fn: str, resolved_args: Mapping[str, Any]) -> list[str]:
+    entry = REGISTRY[fn]
+    names = [
+        t.format(**{k: v for k, v in resolved_args.items() if isinstance(v, str)}) for t in entry.landmarks
+    ]
+    return names
+
+
+def compute(
+    fn: str, resolved_args: Mapping[str, Any], pts: npt.NDArray[Any], t_ms: npt.NDArray[Any]
+) -> FloatArray:
+    entry = REGISTRY[fn]
+    if entry.needs_time:
+        return entry.fn(pts, t_ms, **resolved_args)
+    return entry.fn(pts, **resolved_args)

@@ -1,0 +1,112 @@
+"""TOML exercise specs -> :class:`ExerciseSpec`, with errors that name the file and the key.
+
+A therapist who mistypes ``limt`` in ``glute_bridge.toml`` should read
+``glute_bridge.toml: checks[1].limt: unknown key`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from siform.errors import SpecError
+from siform.specs.model import ExerciseSpec
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[3]
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def specs_dir() -> Path:
+    """``$SIFORM_SPECS_DIR``, a source checkout's ``exercise_specs/``, or the copy in the wheel."""
+    env = os.environ.get("SIFORM_SPECS_DIR")
+    if env:
+        return Path(env).expanduser()
+    checkout = _SOURCE_ROOT / "exercise_specs"
+    if checkout.is_dir() and (_SOURCE_ROOT / "pyproject.toml").is_file():
+        return checkout
+    return Path(str(resources.files("siform").joinpath("_data/exercise_specs")))
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue  # pydantic's names for validator wrappers and union members
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def format_validation_error(filename: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        msg = _MESSAGES.get(err["type"], err["msg"])
+        msg = msg.removeprefix("Value error, ")
+        key = _key_path(tuple(err["loc"]))
+        lines.append(f"{filename}: {key}: {msg}" if key else f"{filename}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: dict[str, Any], filename: str) -> ExerciseSpec:
+    """Validate a parsed TOML document; also checks signal functions and their arguments."""
+    from siform.signals.registry import validate_signal_args
+
+    try:
+        spec = ExerciseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(filename, exc)) from None
+    for name, signal in spec.signals.items():
+        problem = validate_signal_args(signal.fn, signal.args, spec.laterality)
+        if problem:
+            raise SpecError(f"{filename}: signals.{name}: {problem}")
+    expected_stem = Path(filename).stem
+    if expected_stem != spec.id and not expected_stem.startswith("_"):
+        raise SpecError(f"{filename}: id: '{spec.id}' must match the file name '{expected_stem}'")
+    return spec
+
+
+def load_spec(path: str | Path) -> ExerciseSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"Exercise spec {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path.name}: cannot be read ({exc}).") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path.name}: not valid TOML: {exc}.") from None
+    return parse_spec(data, path.name)
+
+
+def load_all(directory: Path | None = None) -> dict[str, ExerciseSpec]:
+    """Every spec in the folder, by id; files starting with ``_`` are examples, not exercises."""
+    directory = directory or specs_dir()
+    specs: dict[str, ExerciseSpec] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.name.startswith("_"):
+            continue
+        spec = load_spec(path)
+        specs[spec.id] = spec
+    return specs
+
+
+def find_spec(exercise_id: str, directory: Path | None = None) -> ExerciseSpec:
+    directory = directory or specs_dir()
+    path = directory / f"{exercise_id}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.toml") if not p.name.startswith("_")))
+        raise SpecError(f"No exercise called '{exercise_id}'.", f"Known exercises: {known}.")
+    return load_spec(path)

@@ -1,0 +1,223 @@
+"""The exercise spec: everything siform knows about one exercise, as validated, frozen models.
+
+Therapists edit these files, so the models are strict: a misspelt key is an error (``extra =
+"forbid"``), every closed choice is a ``Literal``, and cross-references (a check naming a signal,
+a view) are checked on load. ``exercise_specs/_example.toml`` documents every key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Side = Literal["left", "right"]
+Laterality = Literal["bilateral", "unilateral"]
+Facing = Literal["side", "front"]
+Elevation = Literal["low", "raised", "any"]
+Space = Literal["image", "world"]
+Kind = Literal["reps", "hold"]
+Direction = Literal["up", "down"]
+When = Literal["rep", "ascent", "top", "descent", "peak", "hold"]
+Reduce = Literal["max", "min", "mean", "max_abs", "range", "at_peak"]
+Severity = Literal["major", "minor"]
+Baseline = Literal["absolute", "set_median"]
+
+Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+ArgValue = str | float | int | bool | list[str]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ViewSpec(_Model):
+    """A camera placement the exercise can be judged from; the first listed is the recommended one."""
+
+    id: Id
+    facing: Facing
+    """Which way the camera looks at the person: from their ``side`` or from the ``front``."""
+    elevation: Elevation = "any"
+    """``raised``: camera above the person looking down (about 40 degrees), needed to see a
+    lying person's pelvis tilt; ``low``: about the person's own height; ``any``: either."""
+    how: Text
+    """Placement instructions shown to the patient."""
+
+
+class SignalSpec(_Model):
+    """A named per-frame quantity computed by a function of ``siform.signals.registry``."""
+
+    fn: Id
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    """Keyword arguments; ``side`` may be ``left``, ``right``, ``working`` or ``stance``."""
+    unit: Literal["deg", "ratio", "px", "s"] = "ratio"
+    label: Text | None = None
+    """What a therapist reads on a plot axis."""
+
+
+class Prescription(_Model):
+    sets: int = Field(ge=1, le=20)
+    reps: int | None = Field(default=None, ge=1, le=100)
+    hold_s: float | None = Field(default=None, gt=0, le=600)
+    rest_s: float = Field(default=60, ge=0, le=900)
+
+
+class RepSpec(_Model):
+    """How the driving signal defines one repetition (a hysteresis state machine).
+
+    For ``direction = "up"`` a rep leaves the rest band (``signal < rest``), reaches the top band
+    (``signal > top``) and comes back below ``rest``. The gap between ``rest`` and ``top`` is the
+    hysteresis; ``partial`` (between them) marks an attempt that never reached the top.
+    """
+
+    signal: Id
+    direction: Direction
+    rest: float
+    top: float
+    partial: float | None = None
+    min_rep_s: float = Field(default=0.8, gt=0)
+    max_rep_s: float = Field(default=20.0, gt=0)
+    min_top_s: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        lo, hi = (self.rest, self.top) if self.direction == "up" else (self.top, self.rest)
+        if not lo < hi:
+            side = "below" if self.direction == "up" else "above"
+            raise ValueError(f"for direction '{self.direction}', rest must be {side} top")
+        if self.partial is not None and not lo < self.partial < hi:
+            raise ValueError("partial must lie between rest and top")
+        if self.max_rep_s <= self.min_rep_s:
+            raise ValueError("max_rep_s must be greater than min_rep_s")
+        return self
+
+
+class Bound(_Model):
+    """A closed interval with either end optional; at least one end is required."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_end(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+class HoldCondition(Bound):
+    signal: Id
+
+
+class HoldSpec(_Model):
+    """A timed hold: the clock runs only while every condition holds."""
+
+    conditions: list[HoldCondition] = Field(min_length=1)
+    grace_s: float = Field(default=0.5, ge=0, le=5)
+    """Breaks shorter than this (a wobble, a missed frame) do not stop the clock."""
+    min_hold_s: float = Field(default=3.0, gt=0)
+    """Shorter holds are not counted (the person was passing through the posture)."""
+
+
+class CheckSpec(_Model):
+    """One form check, evaluated once per rep (or per hold)."""
+
+    id: Id
+    name: Text
+    signal: Id
+    when: When
+    reduce: Reduce
+    limit: Bound
+    baseline: Baseline = "absolute"
+    """``set_median``: the limit applies to the value minus the median of the set's reps, for
+    quantities whose absolute size the camera cannot measure but whose change it can."""
+    severity: Severity = "major"
+    weight: float = Field(default=1.0, gt=0)
+    cue: Text
+    """Short instruction shown when the check fails, in the patient's words."""
+    views: list[Id] | None = None
+    """Views this check is valid from; default all of the exercise's views."""
+
+
+class GateSpec(_Model):
+    """What must be in view before anything is scored."""
+
+    landmarks: list[Id] = Field(min_length=1)
+    min_visibility: float = Field(default=0.5, ge=0, le=1)
+
+
+class FilterSpec(_Model):
+    min_visibility: float = Field(default=0.3, ge=0, le=1)
+    max_gap_ms: float = Field(default=300, ge=0)
+    """Gaps up to this long are bridged; a longer gap inside a rep voids it."""
+    cutoff_hz: float = Field(default=4.0, gt=0)
+    """Zero-phase low-pass for review (human movement in these exercises is below ~3 Hz)."""
+    one_euro_min_cutoff: float = Field(default=1.0, gt=0)
+    one_euro_beta: float = Field(default=0.05, ge=0)
+
+
+class ExerciseSpec(_Model):
+    id: Id
+    name: Text
+    instructions: Text
+    kind: Kind
+    laterality: Laterality
+    equipment: list[Text] = Field(default_factory=list)
+    views: list[ViewSpec] = Field(min_length=1)
+    prescription: Prescription
+    signals: dict[Id, SignalSpec] = Field(min_length=1)
+    rep: RepSpec | None = None
+    hold: HoldSpec | None = None
+    checks: list[CheckSpec] = Field(default_factory=list)
+    gate: GateSpec
+    filter: FilterSpec = Field(default_factory=FilterSpec)
+    weights: dict[Severity, float] = Field(default_factory=lambda: {"major": 2.0, "minor": 1.0})
+    """Score weight per severity, multiplied by each check's own weight."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind == "reps" and self.rep is None:
+            raise ValueError("kind 'reps' needs a [rep] table")
+        if self.kind == "hold" and self.hold is None:
+            raise ValueError("kind 'hold' needs a [hold] table")
+        if self.kind == "reps" and self.prescription.reps is None:
+            raise ValueError("prescription.reps is required for a rep exercise")
+        if self.kind == "hold" and self.prescription.hold_s is None:
+            raise ValueError("prescription.hold_s is required for a hold")
+        known = set(self.signals)
+        refs = [("rep.signal", self.rep.signal)] if self.rep else []
+        if self.hold:
+            refs += [(f"hold.conditions[{i}].signal", c.signal) for i, c in enumerate(self.hold.conditions)]
+        refs += [(f"checks[{i}].signal", c.signal) for i, c in enumerate(self.checks)]
+        for where, name in refs:
+            if name not in known:
+                raise ValueError(f"{where}: unknown signal '{name}' (defined: {', '.join(sorted(known))})")
+        view_ids = {v.id for v in self.views}
+        ids: set[str] = set()
+        for i, check in enumerate(self.checks):
+            if check.id in ids:
+                raise ValueError(f"checks[{i}].id: '{check.id}' is used twice")
+            ids.add(check.id)
+            for v in check.views or []:
+                if v not in view_ids:
+                    raise ValueError(f"checks[{i}].views: unknown view '{v}'")
+            if self.kind == "hold" and check.when != "hold":
+                raise ValueError(f"checks[{i}].when: a hold exercise's checks use when = 'hold'")
+            if self.kind == "reps" and check.when == "hold":
+                raise ValueError(f"checks[{i}].when: 'hold' is only for hold exercises")
+        return self
+
+    def view(self, view_id: str) -> ViewSpec:
+        for v in self.views:
+            if v.id == view_id:
+                return v
+        raise KeyError(view_id)
+
+    def check_views(self, check: CheckSpec) -> list[str]:
+        return check.views if check.views is not None else [v.id for v in self.views]
