@@ -46,8 +46,15 @@ def window_indices(window: RepWindow, when: When) -> tuple[int, int]:
     return (a, b) if b > a else (window.start, window.end + 1)
 
 
-def measure(check: CheckSpec, values: Series, a: int, b: int, peak: int) -> Measurement:
-    """Reduce ``values[a:b]`` as the check says; NaN frames are ignored, all-NaN is unmeasurable."""
+def measure(
+    check: CheckSpec, values: Series, a: int, b: int, peak: int, t_ms: npt.NDArray[np.int64]
+) -> Measurement:
+    """Reduce ``values[a:b]`` as the check says; NaN frames are ignored, all-NaN is unmeasurable.
+
+    ``duration_s`` ignores the values: it is how long the phase took (for tempo checks).
+    """
+    if check.reduce == "duration_s":
+        return Measurement((int(t_ms[b - 1]) - int(t_ms[a])) / 1000.0, a)
     if check.reduce == "at_peak":
         v = float(values[peak]) if 0 <= peak < len(values) else float("nan")
         return Measurement(v, peak) if np.isfinite(v) else Measurement(None, None, "no pose at the peak")

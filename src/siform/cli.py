@@ -96,6 +96,25 @@ def cmd_pose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from siform.specs.load import load_all
+
+    specs = load_all(Path(args.specs) if args.specs else None)
+    for spec in specs.values():
+        rx = spec.prescription
+        dose = f"{rx.sets} x {rx.reps} reps" if spec.kind == "reps" else f"{rx.sets} x {rx.hold_s:g} s hold"
+        sided = "each side" if spec.laterality == "unilateral" else "both sides together"
+        print(f"{spec.id}: {spec.name} ({dose}, {sided})")
+        for view in spec.views:
+            elevation = "" if view.elevation == "any" else f", {view.elevation} camera"
+            print(f"    view {view.id}: from the {view.facing}{elevation}")
+        for check in spec.checks:
+            views = spec.check_views(check)
+            only = "" if len(views) == len(spec.views) else f" [only from {', '.join(views)}]"
+            print(f"    check {check.id}: {check.name} ({check.severity}){only}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="siform",
@@ -117,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
     p.add_argument("--model", help="path to a .task bundle to use instead of the managed one")
     p.set_defaults(func=cmd_pose)
+
+    p = sub.add_parser("exercises", help="list the exercises siform knows, with their views and checks")
+    p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
+    p.set_defaults(func=cmd_exercises)
     return parser
 
 

@@ -93,7 +93,7 @@ class SetTracker:
         return t, {k: np.asarray(v, dtype=np.float64) for k, v in self._buf.values.items()}
 
     def _measure(self, window: RepWindow | HoldWindow) -> dict[str, Measurement]:
-        _t, values = self._arrays()
+        t, values = self._arrays()
         out: dict[str, Measurement] = {}
         for check in self.spec.checks:
             if isinstance(window, RepWindow):
@@ -101,7 +101,7 @@ class SetTracker:
                 peak = window.peak
             else:
                 a, b, peak = window.start, window.end + 1, window.end
-            out[check.id] = measure(check, values[check.signal], a, b, peak)
+            out[check.id] = measure(check, values[check.signal], a, b, peak, t)
         return out
 
     def _judge(

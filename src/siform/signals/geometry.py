@@ -200,7 +200,7 @@ def pelvic_obliquity_deg(pts: Points) -> FloatArray:
     """
     pts = _checked(pts)
     d = _at(pts, Landmark.LEFT_HIP, 2) - _at(pts, Landmark.RIGHT_HIP, 2)
-    deg = np.degrees(np.arctan2(d[..., 1], np.abs(d[..., 0])))
+    deg = np.degrees(np.arctan2(d[..., 1], d[..., 0]))
     return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
 
 

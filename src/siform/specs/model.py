@@ -19,7 +19,7 @@ Space = Literal["image", "world"]
 Kind = Literal["reps", "hold"]
 Direction = Literal["up", "down"]
 When = Literal["rep", "ascent", "top", "descent", "peak", "hold"]
-Reduce = Literal["max", "min", "mean", "max_abs", "range", "at_peak"]
+Reduce = Literal["max", "min", "mean", "max_abs", "range", "at_peak", "duration_s"]
 Severity = Literal["major", "minor"]
 Baseline = Literal["absolute", "set_median"]
 
