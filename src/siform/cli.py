@@ -15,7 +15,7 @@ from typing import get_args
 
 from siform import __version__
 from siform.errors import SiformError
-from siform.model_store import Variant
+from siform.model_store import ModelReport, Variant
 
 log = logging.getLogger("siform")
 
@@ -41,19 +41,24 @@ def _progress_bar_hook(desc: str) -> tuple[Callable[[int, int | None], None], Ca
     return update, close
 
 
-def cmd_models(args: argparse.Namespace) -> int:
+def _provision(variant: Variant, offline: bool = False) -> ModelReport:
+    """Find, download or build the pose model, showing progress (first use can take a minute)."""
     from siform.model_store import ensure_model
 
     update, close = _progress_bar_hook("pose model")
     try:
-        report = ensure_model(
-            args.variant,
-            allow_download=False if args.offline else None,
+        return ensure_model(
+            variant,
+            allow_download=False if offline else None,
             progress=update,
             step=lambda msg: print(f"  {msg}", file=sys.stderr),
         )
     finally:
         close()
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    report = _provision(args.variant, args.offline)
     if report.action == "present":
         print(
             f"{report.path.name} is already in {report.path.parent} and verified "
@@ -74,7 +79,8 @@ def cmd_pose(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     with open_source(args.video) as source:
-        estimator = PoseEstimator("video", variant=args.variant, model_path=args.model)
+        model = Path(args.model) if args.model else _provision(args.variant).path
+        estimator = PoseEstimator("video", model_path=model)
         try:
             frames = []
             bar = tqdm(source, total=source.info.frame_count, desc="pose", unit="frame", file=sys.stderr)
