@@ -111,12 +111,13 @@ def bridge_side_view(
     """A glute bridge seen from the person's left side (camera raised unless ``raised`` is False).
 
     The pelvic drop fault lowers the left hip by ``drop_ratio`` thigh lengths at the top of
-    ``drop_rep``; ``shallow_rep`` only lifts two-thirds of the way.
+    ``drop_rep``; ``shallow_rep`` only lifts half way.
     """
     rng = np.random.default_rng(seed)
     progress, spans, rep_id = rep_profile(reps)
     thigh, torso, shin = 110.0, 170.0, 100.0
-    far_offset = -0.3 * thigh if raised else -0.02 * thigh  # raised camera: far hip appears higher
+    # A raised camera sees the far side higher in the image (0.38 torso lengths on our renders).
+    far_offset = -0.38 * torso if raised else -0.05 * torso
     rows: list[npt.NDArray[np.float32] | None] = []
     truth = Truth(rep_frames=spans)
     if drop_rep is not None:
@@ -128,9 +129,9 @@ def bridge_side_view(
             rows.append(None)
             continue
         r = rep_id[i]
-        lift = p * (0.66 if r == shallow_rep and r >= 0 else 1.0)
+        lift = p * (0.5 if r == shallow_rep and r >= 0 else 1.0)
         shoulder = np.array([150.0, 360.0])
-        knee = np.array([150.0 + torso + thigh * 0.75, 360.0 - 85.0])
+        knee = np.array([150.0 + torso + thigh * 0.75, 360.0 - 55.0])
         # Hip rises from the floor towards the shoulder-knee line (slightly above at full lift).
         hip_floor = np.array([150.0 + torso * 0.97, 360.0])
         hip_top = shoulder + (knee - shoulder) * (torso / (torso + thigh * 0.8)) + np.array([0.0, -4.0])

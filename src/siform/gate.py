@@ -4,10 +4,11 @@ Scoring garbage is worse than scoring nothing, so before any rep is judged sifor
 landmarks the exercise needs are visible and that the camera sees the person from the side or the
 front as the spec asks. Both come from the image alone:
 
-- *facing*: shoulder and hip widths against torso length. Seen from the front, shoulders are about
-  0.6-0.9 torso lengths wide; from the side they nearly overlap (under ~0.3).
-- *elevation* (side views only): a camera raised above a lying person sees the near and far hips
-  apart; from a low camera they overlap. We measure hip separation against thigh length.
+- *facing*: shoulder and hip widths against torso length. Seen from the front, shoulders and hips
+  are about 0.5-0.9 torso lengths wide; from the side they nearly overlap.
+- *elevation* (side views only): a camera raised above a lying person looks down on the near and
+  far sides, which then separate in the image: on our rendered bridges, 0.38 torso lengths from a
+  camera raised about 40 degrees against under 0.2 from a low one.
 
 If something is off, the verdict carries a plain instruction ("step back so your feet are in view")
 instead of a score.
@@ -24,10 +25,10 @@ from siform.landmarks import VISIBILITY, Landmark, by_name
 from siform.results import SetupVerdict
 from siform.specs.model import ExerciseSpec, ViewSpec
 
-FRONT_MIN_WIDTH_RATIO = 0.45
-SIDE_MAX_WIDTH_RATIO = 0.33
-RAISED_MIN_HIP_SEPARATION = 0.12
-"""Hip separation / thigh length above which a side camera counts as raised (calibrated on renders)."""
+FRONT_MIN_WIDTH_RATIO = 0.48
+"""(shoulder + hip width) / 2 over torso length, at or above which the camera faces the person."""
+RAISED_MIN_WIDTH_RATIO = 0.22
+"""Below the front range, at or above this a side camera is raised (looks down on the person)."""
 
 _LOWER_BODY = ("knee", "ankle", "heel", "foot_index")
 
@@ -37,28 +38,24 @@ def _median(x: npt.NDArray[np.float64]) -> float:
     return float(np.median(x)) if x.size else float("nan")
 
 
-def measure_facing(pts: npt.NDArray[np.floating]) -> tuple[float, float]:
-    """Median (shoulder+hip width)/2 over torso length, and median hip separation over thigh length."""
+def width_ratio(pts: npt.NDArray[np.floating]) -> float:
+    """Median over frames of (shoulder width + hip width) / 2 over torso length, in the image."""
     p = np.asarray(pts, dtype=np.float64)
     ls, rs = p[:, Landmark.LEFT_SHOULDER], p[:, Landmark.RIGHT_SHOULDER]
     lh, rh = p[:, Landmark.LEFT_HIP], p[:, Landmark.RIGHT_HIP]
-    lk, rk = p[:, Landmark.LEFT_KNEE], p[:, Landmark.RIGHT_KNEE]
     torso = np.linalg.norm((ls + rs) / 2 - (lh + rh) / 2, axis=-1)
     width = (np.linalg.norm(ls - rs, axis=-1) + np.linalg.norm(lh - rh, axis=-1)) / 2
-    thigh = (np.linalg.norm(lh - lk, axis=-1) + np.linalg.norm(rh - rk, axis=-1)) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _median(width / torso), _median(np.linalg.norm(lh - rh, axis=-1) / thigh)
+        return _median(width / torso)
 
 
-def classify_view(width_ratio: float, hip_sep: float) -> tuple[str | None, str | None]:
-    """(facing, elevation) from the two ratios; None where ambiguous."""
-    if not np.isfinite(width_ratio):
+def classify_view(ratio: float) -> tuple[str | None, str | None]:
+    """(facing, elevation) from :func:`width_ratio`; elevation only for side views."""
+    if not np.isfinite(ratio):
         return None, None
-    if width_ratio >= FRONT_MIN_WIDTH_RATIO:
+    if ratio >= FRONT_MIN_WIDTH_RATIO:
         return "front", None
-    if width_ratio <= SIDE_MAX_WIDTH_RATIO:
-        return "side", ("raised" if hip_sep >= RAISED_MIN_HIP_SEPARATION else "low")
-    return None, None
+    return "side", ("raised" if ratio >= RAISED_MIN_WIDTH_RATIO else "low")
 
 
 def _view_matches(view: ViewSpec, facing: str | None, elevation: str | None) -> bool:
@@ -96,8 +93,7 @@ def assess_setup(
             shown = ", ".join(n.replace("_", " ") for n in hidden[:3])
             hints.append(f"The camera cannot see your {shown}: make sure your whole body is in view.")
 
-    width_ratio, hip_sep = measure_facing(pts_px[found])
-    facing, elevation = classify_view(width_ratio, hip_sep)
+    facing, elevation = classify_view(width_ratio(pts_px[found]))
     view = next((v for v in spec.views if _view_matches(v, facing, elevation)), None)
     if view is None:
         # Accept a view with the right facing but another elevation; checks it cannot see go unscored.

@@ -22,9 +22,10 @@ from siform.gate import assess_setup
 from siform.landmarks import VISIBILITY, by_name
 from siform.pose import PoseFrame, PoseTrack
 from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
+from siform.segment.reps import RepCounter
 from siform.signals.compute import SignalSet, side_map
 from siform.signals.filters import OneEuroFilter, bridge_gaps, butterworth_zero_phase, mask_low_visibility
-from siform.specs.model import ExerciseSpec
+from siform.specs.model import ExerciseSpec, HoldSpec, RepSpec
 
 FloatArray = npt.NDArray[np.float64]
 _SIDE_JOINTS = ("shoulder", "hip", "knee", "ankle")
@@ -44,6 +45,8 @@ class SessionResult:
     signals: dict[str, FloatArray] = field(repr=False)
     frames: int = 0
     frames_with_pose: int = 0
+    sides: dict[str, str] = field(default_factory=dict)
+    """Relative side names (near, far, working, stance) -> left/right, as resolved for this session."""
 
 
 def condition_points(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
@@ -70,18 +73,41 @@ def _spread(x: FloatArray) -> float:
     return float(np.percentile(x, 95) - np.percentile(x, 5)) if x.size > 10 else 0.0
 
 
-def working_side(spec: ExerciseSpec, pts: FloatArray, t_ms: npt.NDArray[np.int64], near: str) -> str:
-    """For a unilateral exercise with no side given: the side whose driving signal moves most.
+def _complete_reps(rep: RepSpec, x: FloatArray, t_ms: npt.NDArray[np.int64]) -> int:
+    counter = RepCounter(rep)
+    ends = (counter.update(i, t, v) for i, (t, v) in enumerate(zip(t_ms.tolist(), x.tolist(), strict=True)))
+    return sum(1 for w in ends if w is not None and w.outcome == "complete")
 
-    Holds have no movement to go by; they default to the side facing the camera.
+
+def _frames_in_position(hold: HoldSpec, values: dict[str, FloatArray]) -> int:
+    ok = np.ones(len(next(iter(values.values()))), dtype=bool)
+    for c in hold.conditions:
+        v = values[c.signal]
+        lo = -np.inf if c.min is None else c.min
+        hi = np.inf if c.max is None else c.max
+        ok &= np.isfinite(v) & (v >= lo) & (v <= hi)
+    return int(ok.sum())
+
+
+def working_side(spec: ExerciseSpec, pts: FloatArray, t_ms: npt.NDArray[np.int64], near: str) -> str:
+    """For a unilateral exercise with no side given: the side the exercise is being done on.
+
+    Reps: the side under which the driving signal completes more reps, then the one whose driving
+    signal moves most (a signed driver, such as the working hip's drop, moves as much for the wrong
+    side, only the other way). Holds: the side under which the hold conditions are met on more
+    frames. A tie goes to the side facing the camera.
     """
-    if spec.rep is None:
+    scores: dict[str, tuple[float, float]] = {}
+    for s in ("left", "right"):
+        values = SignalSet(spec, side_map(s, near)).compute(pts, t_ms)
+        if spec.rep is not None:
+            driver = values[spec.rep.signal]
+            scores[s] = (_complete_reps(spec.rep, driver, t_ms), _spread(driver))
+        elif spec.hold is not None:
+            scores[s] = (_frames_in_position(spec.hold, values), 0.0)
+    if not scores or scores["left"] == scores["right"]:
         return near
-    driver = spec.rep.signal
-    spreads = {
-        s: _spread(SignalSet(spec, side_map(s, near)).compute(pts, t_ms)[driver]) for s in ("left", "right")
-    }
-    return max(spreads, key=lambda s: spreads[s])
+    return max(scores, key=lambda s: scores[s])
 
 
 def _resolve_gate_names(names: list[str], sides: dict[str, str]) -> list[str]:
@@ -126,7 +152,7 @@ def analyze_track(
     if chosen_view is None:
         return SessionResult(spec.id, result_side, None, setup, [], [], None,
                              [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values,
-                             len(track), found)  # fmt: skip
+                             len(track), found, sides)  # fmt: skip
 
     tracker = SetTracker(spec, result_side, unscored)
     names = list(values)
@@ -136,7 +162,7 @@ def analyze_track(
     reps, holds, summary = tracker.finish()
     return SessionResult(
         spec.id, result_side, chosen_view, setup, reps, holds, summary,
-        [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values, len(track), found,
+        [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values, len(track), found, sides,
     )  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Annotators that paint one frame each: skeleton, heads-up panel, failed checks."""
