@@ -5,8 +5,8 @@ stage's). The bare side does what any caller of MediaPipe must do: BGR->RGB, wra
 ``detect_for_video``. The siform side calls ``PoseEstimator(frame)``, which also turns the result
 into numpy arrays. Each side has its own landmarker (own tracking state) and they take turns frame
 by frame, in alternating order (bare first on even frames, siform first on odd ones), so machine
-load and cache effects fall on both alike. Each round uses fresh landmarkers; the round with the median ratio
-figures are reported.
+load and cache effects fall on both alike. Each round uses fresh landmarkers; the figures of the
+round with the median ratio are reported. Run it on a quiet machine: other load shows as noise.
 
     python benchmarks/pose_stage.py [VIDEO] [--rounds 5] [--frames 150]
 """

@@ -443,6 +443,136 @@ def pelvic_drop_deg(pts: Points, side: Side) -> FloatArray:
 
 
 # ---------------------------------------------------------------------------------------------
+# Exercise signals B: clamshell, lying holds (pillow squeeze, band abduction), stretches, cat-cow
+# ---------------------------------------------------------------------------------------------
+
+
+def _up_signed_deg(base: FloatArray, v: FloatArray) -> FloatArray:
+    """Signed angle from ``base`` to ``v`` (image x, y), positive when ``v`` turns towards image-up.
+
+    "Towards image-up" is the side of ``base``'s line with smaller y. NaN when ``base`` is vertical
+    (it has no up side) or either vector has zero length.
+    """
+    cross = base[..., 0] * v[..., 1] - base[..., 1] * v[..., 0]
+    deg = np.degrees(np.arctan2(-np.sign(base[..., 0]) * cross, np.sum(base * v, axis=-1)))
+    degenerate = (base[..., 0] == 0) | (np.sum(v * v, axis=-1) == 0)
+    return np.asarray(np.where(degenerate, np.nan, deg), dtype=np.float64)
+
+
+def knee_lift_deg(pts: Points, side: Side) -> FloatArray:
+    """Signed angle at ``side``'s ankle from the ankle -> hip line up to the ankle -> knee line.
+
+    The clamshell's opening, one leg at a time: lying on one side with knees bent and feet
+    together, the top leg turns about the line from its hip to its ankle, and a camera in front of
+    the person sees its knee rise above that line. Positive = knee on the image-up side of the line
+    (the normal used points image-up, so it does not matter which way the person lies); at rest the
+    knee sits on or a little below the line (negative: it points at a raised camera), and a
+    45-degree opening reads roughly 30-40 degrees more. Only the moving leg's value moves, which is
+    how working-side detection finds the top leg. Image x, y only: the knee rises in the image
+    plane. NaN when the ankle -> hip line is vertical or a segment has no length.
+    Mirror: unchanged with ``side`` swapped.
+    """
+    pts = _checked(pts)
+    ankle = _side_at(pts, side, "ankle", 2)
+    return _up_signed_deg(_side_at(pts, side, "hip", 2) - ankle, _side_at(pts, side, "knee", 2) - ankle)
+
+
+def hip_separation_ratio(pts: Points) -> FloatArray:
+    """Image distance between the two hip landmarks over :func:`torso_length_px`; >= 0.
+
+    For a side-lying person (clamshell) filmed by a raised camera in front of them: the hips are
+    stacked, and the top hip's offset of length w, rolled back (away from the camera) by an angle r,
+    appears as ``w cos(r - e)`` for a camera tilted down by e. So the ratio grows as the pelvis
+    rolls back (up to r = e) and shrinks as it rolls forward. A camera at floor height (e = 0) sees
+    ``w cos r`` and cannot tell back from forward; that is why the clamshell asks for a raised
+    camera. The absolute value depends on build and camera, so compare it with the person's own
+    (``baseline = "set_median"``). Image x, y only. NaN when the torso has no length.
+    Mirror: unchanged. Invariant to scale, translation and rotation in the image.
+    """
+    pts = _checked(pts)
+    hips = _at(pts, Landmark.LEFT_HIP, 2) - _at(pts, Landmark.RIGHT_HIP, 2)
+    return _ratio(_norm(hips), torso_length_px(pts))
+
+
+def knee_gap_ratio(pts: Points) -> FloatArray:
+    """Image distance between the knees over image distance between the hips; 1 = as wide as the hips.
+
+    Lying on the back with knees bent: below 1 with knees squeezed together (a pillow between
+    them), above 1 with knees pushed apart (a band round the thighs). From the feet (or the front)
+    both gaps are horizontal and seen directly. From a raised side camera both gaps point along the
+    view and are seen as vertical offsets between the near and far landmark, shortened by the same
+    factor (the sine of the camera's tilt), so the ratio survives; a camera at floor height sees both
+    collapse and the ratio turns to noise. A height difference between the knees also counts as gap.
+    Euclidean (not horizontal only) so that one signal works from both views. NaN when the hips
+    coincide. Mirror: unchanged. Invariant to scale, translation and rotation in the image.
+    """
+    pts = _checked(pts)
+    knees = _at(pts, Landmark.LEFT_KNEE, 2) - _at(pts, Landmark.RIGHT_KNEE, 2)
+    return _ratio(_norm(knees), _norm(_at(pts, Landmark.LEFT_HIP, 2) - _at(pts, Landmark.RIGHT_HIP, 2)))
+
+
+def knee_offset_ratio(pts: Points) -> FloatArray:
+    """Horizontal (image x) distance between the knees over the mean image thigh length; >= 0.
+
+    For a standing quad stretch filmed from the side: 0 with the knees side by side (thighs
+    together and vertical); grows as the bent leg's knee drifts forward (hip flexing, less stretch)
+    or back (the lower back arching). Sideways drift is along the view and does not show.
+    Image x only. NaN when both thighs have no length. Mirror: unchanged. Scale invariant.
+    """
+    pts = _checked(pts)
+    dx = _at(pts, Landmark.LEFT_KNEE, 2)[..., 0] - _at(pts, Landmark.RIGHT_KNEE, 2)[..., 0]
+    return _ratio(np.abs(dx), 0.5 * (thigh_length(pts, "left") + thigh_length(pts, "right")))
+
+
+def ankle_to_knee_ratio(pts: Points, working_side: Side) -> FloatArray:
+    """Image distance from the working ankle to the other knee, over the other thigh's image length.
+
+    Small (under about 0.5) while the working ankle rests on the other knee, as in the figure-4
+    glute stretch; about 1 or more once the legs are uncrossed. Image x, y only: from a raised side
+    camera the crossing is mostly in the image plane. NaN when the other thigh has no length.
+    Mirror: unchanged with ``working_side`` swapped. Scale invariant.
+    """
+    pts = _checked(pts)
+    stance = _other(working_side)
+    gap = _side_at(pts, working_side, "ankle", 2) - _side_at(pts, stance, "knee", 2)
+    return _ratio(_norm(gap), thigh_length(pts, stance))
+
+
+def knee_cross_ratio(pts: Points, working_side: Side) -> FloatArray:
+    """Image-x position of the working knee from the hip midpoint, in hip widths, towards the other hip.
+
+    ``(working_knee_x - hip_mid_x) / (stance_hip_x - working_hip_x)``: 0 = knee over the middle of
+    the pelvis, +0.5 = over the other hip, -0.5 = over its own hip, so positive means the knee has
+    been pulled across the body (piriformis stretch). For a camera at the feet (or front or back)
+    of a person lying on their back, where the pelvis line is horizontal in the image and the knee
+    crosses in the image plane. NaN when the hips share an x. Mirror: unchanged with
+    ``working_side`` swapped. Scale and translation invariant.
+    """
+    pts = _checked(pts)
+    stance_x = _side_at(pts, _other(working_side), "hip", 2)[..., 0]
+    working_x = _side_at(pts, working_side, "hip", 2)[..., 0]
+    knee_x = _side_at(pts, working_side, "knee", 2)[..., 0]
+    return _ratio(knee_x - 0.5 * (stance_x + working_x), stance_x - working_x)
+
+
+def head_drop_deg(pts: Points, side: Side) -> FloatArray:
+    """Signed angle from ``side``'s hip -> shoulder line to its shoulder -> ear line, degrees.
+
+    For cat-cow on all fours filmed from the side: positive = the ear below the trunk line's
+    extension (head and upper back dropping into the rounded "cat"), negative = above it (head
+    lifted, back hollowed: "cow"), about +10 with the head relaxed. The normal used points
+    image-down, so it does not matter which way the person faces; it assumes a roughly horizontal
+    trunk (NaN when hip -> shoulder is vertical). The ear rather than the nose, because the ear
+    sits near the axis the head nods about: a nod alone moves it little. There are no spine
+    landmarks: this follows the neck and upper back, not the lower back or pelvis. Image x, y only.
+    Mirror: unchanged with ``side`` swapped. Invariant to scale and translation.
+    """
+    pts = _checked(pts)
+    shoulder = _side_at(pts, side, "shoulder", 2)
+    return -_up_signed_deg(shoulder - _side_at(pts, side, "hip", 2), _side_at(pts, side, "ear", 2) - shoulder)
+
+
+# ---------------------------------------------------------------------------------------------
 # Motion
 # ---------------------------------------------------------------------------------------------
 

@@ -77,6 +77,83 @@ REGISTRY: Final[dict[str, SignalFn]] = {
     "stillness_ratio": SignalFn(
         g.stillness_ratio, frozenset({"window_ms", "landmarks"}), frozenset(), (), needs_time=True
     ),
+    # Exercise signals A (single-leg lift, ball squat, band adduction, side plank, pelvic list).
+    "planted_hip_angle_deg": SignalFn(
+        g.planted_hip_angle_deg,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_shoulder", "{side}_hip", "{side}_knee", "{side}_ankle"),
+    ),
+    "thigh_drop_ratio": SignalFn(
+        g.thigh_drop_ratio,
+        frozenset(),
+        frozenset(),
+        ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
+    ),
+    "toe_out_ratio": SignalFn(
+        g.toe_out_ratio,
+        frozenset(),
+        frozenset(),
+        ("left_heel", "right_heel", "left_foot_index", "right_foot_index", "left_hip", "right_hip"),
+    ),
+    "ankle_out_ratio": SignalFn(
+        g.ankle_out_ratio,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_ankle", "left_hip", "right_hip"),
+    ),
+    "body_line_deg": SignalFn(
+        g.body_line_deg,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_shoulder", "{side}_hip", "{side}_ankle"),
+    ),
+    "hip_sag_ratio": SignalFn(
+        g.hip_sag_ratio,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_shoulder", "{side}_hip", "{side}_ankle"),
+    ),
+    "pelvic_drop_deg": SignalFn(
+        g.pelvic_drop_deg, frozenset({"side"}), frozenset({"side"}), ("left_hip", "right_hip")
+    ),
+    # Exercise signals B: clamshell, lying holds, stretches, cat-cow.
+    "knee_lift_deg": SignalFn(
+        g.knee_lift_deg,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_hip", "{side}_knee", "{side}_ankle"),
+    ),
+    "hip_separation_ratio": SignalFn(
+        g.hip_separation_ratio,
+        frozenset(),
+        frozenset(),
+        ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+    ),
+    "knee_gap_ratio": SignalFn(
+        g.knee_gap_ratio, frozenset(), frozenset(), ("left_knee", "right_knee", "left_hip", "right_hip")
+    ),
+    "knee_offset_ratio": SignalFn(
+        g.knee_offset_ratio, frozenset(), frozenset(), ("left_knee", "right_knee", "left_hip", "right_hip")
+    ),
+    "ankle_to_knee_ratio": SignalFn(
+        g.ankle_to_knee_ratio,
+        frozenset({"working_side"}),
+        frozenset({"working_side"}),
+        ("{working_side}_ankle", "left_knee", "right_knee", "left_hip", "right_hip"),
+    ),
+    "knee_cross_ratio": SignalFn(
+        g.knee_cross_ratio,
+        frozenset({"working_side"}),
+        frozenset({"working_side"}),
+        ("{working_side}_knee", "left_hip", "right_hip"),
+    ),
+    "head_drop_deg": SignalFn(
+        g.head_drop_deg,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("{side}_hip", "{side}_shoulder", "{side}_ear"),
+    ),
 }
 
 

@@ -58,6 +58,20 @@ def format_validation_error(filename: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _gate_problem(names: list[str], laterality: str) -> str | None:
+    """Gate landmarks are read only when a video is analysed: check their names on load instead."""
+    from siform.landmarks import NAMES
+    from siform.signals.registry import RELATIVE_SIDES
+
+    for i, name in enumerate(names):
+        prefix, _, rest = name.partition("_")
+        if prefix in ("working", "stance") and laterality != "unilateral":
+            return f"gate.landmarks[{i}]: '{name}' only makes sense for a unilateral exercise"
+        if (f"left_{rest}" if prefix in RELATIVE_SIDES else name) not in NAMES:
+            return f"gate.landmarks[{i}]: unknown landmark '{name}'"
+    return None
+
+
 def parse_spec(data: dict[str, Any], filename: str) -> ExerciseSpec:
     """Validate a parsed TOML document; also checks signal functions and their arguments."""
     from siform.signals.registry import validate_signal_args
@@ -70,6 +84,9 @@ def parse_spec(data: dict[str, Any], filename: str) -> ExerciseSpec:
         problem = validate_signal_args(signal.fn, signal.args, spec.laterality)
         if problem:
             raise SpecError(f"{filename}: signals.{name}: {problem}")
+    problem = _gate_problem(spec.gate.landmarks, spec.laterality)
+    if problem:
+        raise SpecError(f"{filename}: {problem}")
     expected_stem = Path(filename).stem
     if expected_stem != spec.id and not expected_stem.startswith("_"):
         raise SpecError(f"{filename}: id: '{spec.id}' must match the file name '{expected_stem}'")

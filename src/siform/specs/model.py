@@ -182,14 +182,15 @@ class ExerciseSpec(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        # Messages start with the key path: a model-level error has no location of its own.
         if self.kind == "reps" and self.rep is None:
-            raise ValueError("kind 'reps' needs a [rep] table")
+            raise ValueError("rep: kind 'reps' needs a [rep] table")
         if self.kind == "hold" and self.hold is None:
-            raise ValueError("kind 'hold' needs a [hold] table")
+            raise ValueError("hold: kind 'hold' needs a [hold] table")
         if self.kind == "reps" and self.prescription.reps is None:
-            raise ValueError("prescription.reps is required for a rep exercise")
+            raise ValueError("prescription.reps: required for a rep exercise")
         if self.kind == "hold" and self.prescription.hold_s is None:
-            raise ValueError("prescription.hold_s is required for a hold")
+            raise ValueError("prescription.hold_s: required for a hold")
         known = set(self.signals)
         refs = [("rep.signal", self.rep.signal)] if self.rep else []
         if self.hold:
