@@ -7,6 +7,7 @@ set's baseline is known. In live use the baseline is the median of the reps done
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ class Measurement:
     value: float | None
     worst_index: int | None
     reason: str | None = None
+    extremes: tuple[int, int] | None = None
+    """For ``mean``: frames of the lowest and highest value; the worst is chosen once the limit
+    (and baseline) says which way is bad."""
 
 
 def window_indices(window: RepWindow, when: When) -> tuple[int, int]:
@@ -77,8 +81,8 @@ def measure(
         lo, hi = int(np.argmin(vals)), int(np.argmax(vals))
         return Measurement(float(vals[hi] - vals[lo]), a + int(idx[hi]))
     mean = float(np.mean(vals))
-    k = int(np.argmax(np.abs(vals - mean)))
-    return Measurement(mean, a + int(idx[k]))
+    lo, hi = a + int(idx[int(np.argmin(vals))]), a + int(idx[int(np.argmax(vals))])
+    return Measurement(mean, hi, extremes=(lo, hi))
 
 
 def judge(
@@ -91,6 +95,11 @@ def judge(
 ) -> CheckResult:
     """Compare a measurement with the check's limit (after subtracting the baseline if any)."""
     lim = check.limit
+    if m.extremes is not None and m.value is not None:
+        # The worst moment lies on the side where the value leaves (or comes nearest) the band.
+        v = m.value - (baseline or 0.0)
+        below = lim.min is not None and (lim.max is None or v - lim.min < lim.max - v)
+        m = Measurement(m.value, m.extremes[0] if below else m.extremes[1], m.reason, m.extremes)
     common = dict(
         id=check.id, name=check.name, raw_value=m.value, limit_min=lim.min, limit_max=lim.max,
         baseline=baseline, unit=unit, severity=check.severity,
@@ -115,7 +124,9 @@ def set_baselines(spec: ExerciseSpec, measurements: Sequence[Mapping[str, Measur
             continue
         vals = [m[check.id].value for m in measurements if m[check.id].value is not None]
         if len(vals) >= MIN_BASELINE_REPS:
-            out[check.id] = float(np.median(vals))
+            # statistics, not numpy: np.median imports numpy.ma on first use, a 10-20 ms stall that
+            # would land on the live frame judging the third rep.
+            out[check.id] = float(statistics.median(vals))
     return out
 
 

@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from siform import __version__
-from siform.errors import SiformError
+from siform.errors import InputError, SiformError
 from siform.model_store import ModelReport, Variant
 
 log = logging.getLogger("siform")
@@ -121,6 +121,90 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
+
+
+def _earlier_sessions(folder: Path, exercise: str, exclude: Path) -> list[dict[str, object]]:
+    """session.json files of the same exercise under ``folder`` (for the report's trend section)."""
+    import json
+
+    found = []
+    for path in sorted(folder.glob("*/session.json")):
+        if path.resolve() == exclude.resolve():
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("exercise", {}).get("id") == exercise:
+            found.append(doc)
+    return found
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from siform.review import review_video
+    from siform.specs.load import find_spec
+
+    target = Path(args.video)
+    if target.is_dir():
+        videos = sorted(p for p in target.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        if not videos:
+            raise InputError(f"{target} holds no videos.", f"Supported: {', '.join(VIDEO_SUFFIXES)}.")
+    else:
+        videos = [target]
+    spec = find_spec(args.exercise)
+    model = _provision(args.variant).path
+    out_root = Path(args.out)
+    failures = 0
+    for video in videos:
+        out_dir = out_root / video.stem if len(videos) > 1 or args.out == "out" else out_root
+        bar = tqdm(desc=video.name, unit="frame", file=sys.stderr, leave=False)
+
+        def on_frame(done: int, total: int | None, bar: tqdm = bar) -> None:  # type: ignore[type-arg]
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            history = _earlier_sessions(out_dir.parent, spec.id, out_dir / "session.json")
+            output = review_video(video, spec, out_dir, model, side=args.side, history=history,
+                                  on_frame=on_frame, video=not args.no_video)  # fmt: skip
+        except SiformError as exc:
+            if len(videos) == 1:
+                raise
+            print(f"siform: {video.name}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        finally:
+            bar.close()
+        _print_summary(output.session, output.files)
+    return EXIT_ERROR if failures else 0
+
+
+def _print_summary(session: dict[str, Any], files: dict[str, Path]) -> None:
+    summary = session.get("summary") or {}
+    setup = session["setup"]
+    name = session["exercise"]["name"]
+    side = f" ({session['side']} side)" if session.get("side") else ""
+    if not setup["ok"]:
+        for hint in setup["hints"]:
+            print(f"Camera setup: {hint}")
+    if summary:
+        unit = "reps" if session["exercise"]["kind"] == "reps" else "holds"
+        score = summary.get("mean_score")
+        score_text = f", average score {score:.0f}/100" if score is not None else ""
+        print(f"{name}{side}: {summary['done']} of {summary['prescribed']} {unit}{score_text}.")
+        if summary.get("most_frequent_fault"):
+            print(f"Most frequent fault: {summary['most_frequent_fault']}")
+    for part in session["source"]["unusable"]:
+        print(f"Not analysed: {part['start_s']:.1f}-{part['end_s']:.1f} s ({part['reason']}).")
+    if "report" in files:
+        print(f"Report: {files['report']}")
+    print(f"Results in {files['session'].parent}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="siform",
@@ -142,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
     p.add_argument("--model", help="path to a .task bundle to use instead of the managed one")
     p.set_defaults(func=cmd_pose)
+
+    p = sub.add_parser("analyze", help="review a recorded video: annotated video, session.json, report")
+    p.add_argument("video", help="video file, or a folder of videos")
+    p.add_argument("-e", "--exercise", required=True, help="exercise id (see 'siform exercises')")
+    p.add_argument("--side", choices=["left", "right"], help="working side of a one-sided exercise")
+    p.add_argument("-o", "--out", default="out", help="output folder (default: out/<video name>)")
+    p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
+    p.add_argument("--no-video", action="store_true", help="skip the annotated video")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("exercises", help="list the exercises siform knows, with their views and checks")
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")

@@ -61,6 +61,7 @@ class SetTracker:
         self._measurements: list[dict[str, Measurement]] = []
         self._outcomes: list[str] = []
         self._frame = -1
+        self._cache: tuple[int, npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]] | None = None
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -89,8 +90,14 @@ class SetTracker:
     # -- judging ---------------------------------------------------------------------------
 
     def _arrays(self) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]:
-        t = np.asarray(self._buf.t_ms, dtype=np.int64)
-        return t, {k: np.asarray(v, dtype=np.float64) for k, v in self._buf.values.items()}
+        # Cached until the next frame: judging a whole set at finish() would otherwise copy every
+        # buffer once per rep (quadratic in the session's length).
+        n = len(self._buf.t_ms)
+        if self._cache is None or self._cache[0] != n:
+            t = np.asarray(self._buf.t_ms, dtype=np.int64)
+            values = {k: np.asarray(v, dtype=np.float64) for k, v in self._buf.values.items()}
+            self._cache = (n, t, values)
+        return self._cache[1], self._cache[2]
 
     def _measure(self, window: RepWindow | HoldWindow) -> dict[str, Measurement]:
         t, values = self._arrays()
@@ -113,7 +120,7 @@ class SetTracker:
                 check,
                 self._measurements[index][check.id],
                 baselines.get(check.id) if check.baseline == "set_median" else None,
-                self.units[check.signal],
+                "s" if check.reduce == "duration_s" else self.units[check.signal],
                 t,
                 self.unscored.get(check.id),
             )
@@ -148,7 +155,7 @@ class SetTracker:
         checks, sc = self._judge(k, baselines) if number else ((), None)
         return Rep(
             number, self.side, w.outcome, w.start_ms, w.end_ms, t[w.peak], w.start, w.end, w.peak,
-            w.peak_value, checks, sc,
+            w.peak_value, w.top_start, w.top_end, checks, sc,
         )  # fmt: skip
 
     def _make_hold(self, k: int, baselines: Mapping[str, float]) -> Hold:

@@ -27,12 +27,14 @@ def frame_labels(result: SessionResult) -> tuple[list[int], list[str]]:
         label = rep.outcome if not rep.number else None
         for i in range(rep.start_index, min(rep.end_index + 1, n)):
             number[i] = rep.number
+            top_start = rep.top_start_index if rep.top_start_index is not None else rep.peak_index
+            top_end = rep.top_end_index if rep.top_end_index is not None else rep.peak_index + 1
             if label:
                 phase[i] = label
-            elif i < rep.peak_index:
+            elif i < top_start:
                 phase[i] = "ascent"
-            elif i == rep.peak_index:
-                phase[i] = "peak"
+            elif i < top_end:
+                phase[i] = "top"
             else:
                 phase[i] = "descent"
     for hold in result.holds:

@@ -58,6 +58,13 @@ def classify_view(ratio: float) -> tuple[str | None, str | None]:
     return "side", ("raised" if ratio >= RAISED_MIN_WIDTH_RATIO else "low")
 
 
+def elevation_mismatch(view: ViewSpec, facing_measured: str | None) -> bool:
+    """True when the camera height measured (``side/low``...) is not the one ``view`` asks for."""
+    if view.elevation == "any" or not facing_measured or "/" not in facing_measured:
+        return False
+    return facing_measured.split("/", 1)[1] != view.elevation
+
+
 def _view_matches(view: ViewSpec, facing: str | None, elevation: str | None) -> bool:
     if facing != view.facing:
         return False
@@ -96,8 +103,12 @@ def assess_setup(
     facing, elevation = classify_view(width_ratio(pts_px[found]))
     view = next((v for v in spec.views if _view_matches(v, facing, elevation)), None)
     if view is None:
-        # Accept a view with the right facing but another elevation; checks it cannot see go unscored.
+        # The right facing at another camera height: reps can still be counted, but checks that
+        # need the spec's camera height go unscored (see elevation_mismatch) and the user is told.
         view = next((v for v in spec.views if v.facing == facing), None)
+        if view is not None:
+            higher = "Raise" if view.elevation == "raised" else "Lower"
+            hints.append(f"{higher} the camera to check every point: {view.how}")
     if view is None:
         wanted = spec.views[0]
         turn = "from the side" if wanted.facing == "side" else "facing it"

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siform.engine import HoldEvent, RepEvent, SetTracker
-from siform.gate import assess_setup
+from siform.gate import assess_setup, elevation_mismatch
 from siform.landmarks import VISIBILITY, by_name
 from siform.pose import PoseFrame, PoseTrack
 from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
@@ -118,15 +118,23 @@ def _resolve_gate_names(names: list[str], sides: dict[str, str]) -> list[str]:
     return out
 
 
-def _unscored_for_view(spec: ExerciseSpec, view: str | None) -> dict[str, str]:
+def _unscored_for_view(spec: ExerciseSpec, view: str | None, measured: str | None = None) -> dict[str, str]:
+    """Checks that cannot be judged from this camera, with the reason in plain words.
+
+    ``view`` is the spec view the session was matched to; ``measured`` (``side/low``...) is what the
+    gate saw. When the camera height differs from every view a check lists, it goes unscored too.
+    """
     out: dict[str, str] = {}
     for check in spec.checks:
         views = spec.check_views(check)
         if view is None:
             out[check.id] = "the camera setup did not allow scoring"
-        elif view not in views:
-            wanted = spec.view(views[0])
+            continue
+        wanted = spec.view(views[0])
+        if view not in views:
             out[check.id] = f"not visible from the '{view}' view; to check it: {wanted.how}"
+        elif all(elevation_mismatch(spec.view(v), measured) for v in views):
+            out[check.id] = f"not visible from this camera height; to check it: {wanted.how}"
     return out
 
 
@@ -146,7 +154,7 @@ def analyze_track(
     gate_names = _resolve_gate_names(list(spec.gate.landmarks), sides)
     setup = assess_setup(spec, track.image, pts, signals.landmarks(), gate_names)
     chosen_view = view or setup.view
-    unscored = _unscored_for_view(spec, chosen_view)
+    unscored = _unscored_for_view(spec, chosen_view, None if view else setup.facing_measured)
     found = int(track.found.sum())
     result_side = side if spec.laterality == "unilateral" else None
     if chosen_view is None:
@@ -186,10 +194,23 @@ class LiveSession:
         self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
         self._history: deque[tuple[int, FloatArray]] = deque()
         self._needs_history = any(b.spec.fn == "stillness_ratio" for b in self.signals.bound.values())
+        self._last_seen: tuple[FloatArray, FloatArray] | None = None  # (33, 2) pixels and their t_ms
+
+    def _bridge(self, raw: FloatArray, t_ms: int) -> FloatArray:
+        """Live counterpart of review's gap bridging: a landmark missing for up to
+        ``filter.max_gap_ms`` keeps its last seen position (the future is not known yet)."""
+        if self._last_seen is None:
+            self._last_seen = (np.full_like(raw, np.nan), np.full_like(raw, -np.inf))
+        last, last_ms = self._last_seen
+        seen = np.isfinite(raw)
+        held = ~seen & (t_ms - last_ms <= self.spec.filter.max_gap_ms)
+        self._last_seen = (np.where(seen, raw, last), np.where(seen, float(t_ms), last_ms))
+        return np.where(held, last, raw)
 
     def update(self, pose: PoseFrame) -> RepEvent | HoldEvent | None:
         masked = mask_low_visibility(pose.image, self.spec.filter.min_visibility)
-        px = self._filter.update(masked[:, :2].astype(np.float64) * self.scale, pose.t_ms)
+        raw = self._bridge(masked[:, :2].astype(np.float64) * self.scale, pose.t_ms)
+        px = self._filter.update(raw, pose.t_ms)
         if self._needs_history:
             self._history.append((pose.t_ms, px))
             while self._history and pose.t_ms - self._history[0][0] > self.HISTORY_MS:

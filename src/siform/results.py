@@ -55,6 +55,9 @@ class Rep:
     end_index: int
     peak_index: int
     peak_value: float
+    top_start_index: int | None
+    """First frame in the top band of the driving signal (None if the top was never reached)."""
+    top_end_index: int | None
     checks: tuple[CheckResult, ...]
     score: float | None
 

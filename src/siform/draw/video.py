@@ -122,7 +122,7 @@ def write_annotated(
 
     writer: Iterator[None] = imageio_ffmpeg.write_frames(
         str(path), size, fps=fps, codec="libx264", pix_fmt_in="bgr24", quality=None,
-        output_params=["-crf", "26", "-preset", "veryfast", "-movflags", "+faststart", "-pix_fmt", "yuv420p"],
+        output_params=["-crf", "26", "-preset", "veryfast", "-movflags", "+faststart"],
         macro_block_size=2,
     )  # fmt: skip
     writer.send(None)  # type: ignore[attr-defined]

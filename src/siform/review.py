@@ -1,0 +1,164 @@
+"""The review job: a recorded video in, ``session.json``, ``frames.csv``, ``landmarks.trc``,
+``annotated.mp4`` and ``report.html`` out.
+
+Two passes over the video: the first estimates poses (the expensive part), then the engine judges
+the whole set (a rep's verdict can depend on the reps after it, through the person's own
+baseline), then the second pass paints those verdicts onto the frames. Whatever part of a file is
+usable is analysed; what is not is listed in the session with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from siform.draw.video import FramePainter, write_annotated
+from siform.errors import InputError
+from siform.export import write_frames_csv, write_trc
+from siform.pipeline import SessionResult, analyze_track
+from siform.pose import PoseEstimator, PoseTrack
+from siform.session import build_session, file_sha256, validate_session, write_session
+from siform.signals.compute import SignalSet
+from siform.sources import VideoFileSource
+from siform.specs.model import ExerciseSpec
+
+log = logging.getLogger(__name__)
+
+NO_PERSON_GAP_S = 1.0
+"""Stretches without a person at least this long are reported as unusable."""
+THUMB_WIDTH = 360
+
+
+@dataclass(slots=True)
+class ReviewOutput:
+    out_dir: Path
+    session: dict[str, object]
+    result: SessionResult
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def estimate_track(
+    path: Path, model_path: Path, on_frame: Callable[[int, int | None], None] | None = None
+) -> tuple[PoseTrack, VideoFileSource]:
+    """Pass 1: poses for every readable frame of ``path``."""
+    source = VideoFileSource(path)
+    frames = []
+    with source, PoseEstimator("video", model_path=model_path) as estimator:
+        for frame in source:
+            frames.append(estimator(frame))
+            if on_frame:
+                on_frame(len(frames), source.info.frame_count)
+    track = PoseTrack.from_frames(frames, source.info.width, source.info.height)
+    return track, source
+
+
+def unusable_parts(track: PoseTrack, source: VideoFileSource) -> list[dict[str, object]]:
+    """Stretches without a person, and a file that ends before its own header says it should."""
+    parts: list[dict[str, object]] = []
+    t = track.t_ms / 1000.0
+    found = track.found
+    k = 0
+    n = len(track)
+    while k < n:
+        if found[k]:
+            k += 1
+            continue
+        start = k
+        while k < n and not found[k]:
+            k += 1
+        end_s = float(t[k]) if k < n else float(t[-1])
+        if end_s - float(t[start]) >= NO_PERSON_GAP_S or start == 0 or k == n:
+            parts.append(
+                {"start_s": round(float(t[start]), 3), "end_s": round(end_s, 3), "reason": "nobody in view"}
+            )
+    expected = source.info.frame_count
+    if expected and n < expected - 2 and source.info.fps > 0:
+        parts.append(
+            {
+                "start_s": round(float(t[-1]) if n else 0.0, 3),
+                "end_s": round(expected / source.info.fps, 3),
+                "reason": "the file ends early (cut off or damaged); the rest could not be read",
+            }
+        )
+    return parts
+
+
+def _thumbnail(image: np.ndarray) -> bytes:
+    h, w = image.shape[:2]
+    scale = THUMB_WIDTH / w
+    small = cv2.resize(image, (THUMB_WIDTH, round(h * scale)), interpolation=cv2.INTER_AREA)
+    ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 82])
+    return jpg.tobytes() if ok else b""
+
+
+def review_video(
+    path: Path,
+    spec: ExerciseSpec,
+    out_dir: Path,
+    model_path: Path,
+    side: str | None = None,
+    history: list[dict[str, object]] | None = None,
+    on_frame: Callable[[int, int | None], None] | None = None,
+    video: bool = True,
+) -> ReviewOutput:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    track, source = estimate_track(path, model_path, on_frame)
+    if not track.found.any():
+        raise InputError(
+            f"Nobody was found in {path.name}.",
+            "Record again with your whole body in view and good light.",
+        )
+    result = analyze_track(track, spec, side)
+    unusable = unusable_parts(track, source)
+    info = source.info
+    session = build_session(
+        result, spec, mode="review", model_path=model_path, unusable=unusable,
+        source={"file": path.name, "sha256": file_sha256(path), "width": info.width,
+                "height": info.height, "fps": round(info.fps, 3)},
+    )  # fmt: skip
+    validate_session(session)
+    files = {
+        "session": out_dir / "session.json",
+        "frames": out_dir / "frames.csv",
+        "trc": out_dir / "landmarks.trc",
+    }
+    write_session(session, files["session"])
+    write_frames_csv(result, track.found.tolist(), files["frames"])
+    write_trc(track, files["trc"])
+
+    thumbnails: dict[tuple[int, str], bytes] = {}
+    if video and result.view is not None:
+        wanted: dict[int, list[tuple[int, str]]] = {}
+        for item in [*result.reps, *result.holds]:
+            for c in item.checks:
+                if c.scored and c.passed is False and c.worst_index is not None:
+                    wanted.setdefault(c.worst_index, []).append((item.number, c.id))
+        painter = FramePainter(spec, track, result, SignalSet(spec, result.sides))
+
+        def frames_with_thumbs():  # type: ignore[no-untyped-def]
+            with VideoFileSource(path) as again:
+                for frame in again:
+                    yield frame
+                    if frame.index in wanted:  # the painter has drawn on it by now
+                        jpg = _thumbnail(frame.image)
+                        for key in wanted[frame.index]:
+                            thumbnails[key] = jpg
+
+        files["video"] = out_dir / "annotated.mp4"
+        fps = info.fps if info.fps > 0 else 30.0
+        write_annotated(frames_with_thumbs(), painter, files["video"], (info.width, info.height), fps)
+
+    try:
+        from siform.report.html import render_report
+    except ImportError:  # pragma: no cover - the report module ships with siform
+        render_report = None
+    if render_report is not None:
+        files["report"] = out_dir / "report.html"
+        html = render_report(session, result.t_ms, result.signals, thumbnails, history or [])
+        files["report"].write_text(html, encoding="utf-8")
+    return ReviewOutput(out_dir, session, result, files)
