@@ -103,6 +103,7 @@ def bridge_side_view(
     drop_rep: int | None = 2,
     drop_ratio: float = 0.06,
     shallow_rep: int | None = None,
+    partial_rep: int | None = None,
     raised: bool = True,
     noise_px: float = 0.0,
     seed: int = 0,
@@ -111,7 +112,8 @@ def bridge_side_view(
     """A glute bridge seen from the person's left side (camera raised unless ``raised`` is False).
 
     The pelvic drop fault lowers the left hip by ``drop_ratio`` thigh lengths at the top of
-    ``drop_rep``; ``shallow_rep`` only lifts half way.
+    ``drop_rep``; ``shallow_rep`` lifts under half way (the hip angle tops out near 162 degrees);
+    ``partial_rep`` lifts less than a third (near 157: an attempt, not a rep).
     """
     rng = np.random.default_rng(seed)
     progress, spans, rep_id = rep_profile(reps)
@@ -129,7 +131,7 @@ def bridge_side_view(
             rows.append(None)
             continue
         r = rep_id[i]
-        lift = p * (0.5 if r == shallow_rep and r >= 0 else 1.0)
+        lift = p * (0.45 if r == shallow_rep and r >= 0 else 0.3 if r == partial_rep and r >= 0 else 1.0)
         shoulder = np.array([150.0, 360.0])
         knee = np.array([150.0 + torso + thigh * 0.75, 360.0 - 55.0])
         # Hip rises from the floor towards the shoulder-knee line (slightly above at full lift).

@@ -195,7 +195,7 @@ class SetTracker:
         scores = [i.score for i in items if i.score is not None]
         worst = max(failures, key=lambda cid: failures[cid]) if failures else None
         cue = next((c.cue for c in self.spec.checks if c.id == worst), None)
-        prescribed = self.spec.prescription.reps if self.spec.kind == "reps" else 1
+        prescribed = self.spec.prescription.reps or (None if self.spec.kind == "reps" else 1)
         return SetSummary(
             side=self.side,
             done=len(items),

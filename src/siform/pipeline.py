@@ -23,6 +23,7 @@ from siform.landmarks import VISIBILITY, by_name
 from siform.pose import PoseFrame, PoseTrack
 from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
 from siform.segment.reps import RepCounter
+from siform.signals import registry
 from siform.signals.compute import SignalSet, side_map
 from siform.signals.filters import OneEuroFilter, bridge_gaps, butterworth_zero_phase, mask_low_visibility
 from siform.specs.model import ExerciseSpec, HoldSpec, RepSpec
@@ -193,7 +194,9 @@ class LiveSession:
         self.tracker = SetTracker(spec, side, _unscored_for_view(spec, view))
         self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
         self._history: deque[tuple[int, FloatArray]] = deque()
-        self._needs_history = any(b.spec.fn == "stillness_ratio" for b in self.signals.bound.values())
+        self._needs_history = any(
+            registry.REGISTRY[b.spec.fn].uses_history for b in self.signals.bound.values()
+        )
         self._last_seen: tuple[FloatArray, FloatArray] | None = None  # (33, 2) pixels and their t_ms
 
     def _bridge(self, raw: FloatArray, t_ms: int) -> FloatArray:

@@ -551,3 +551,58 @@ def test_stillness_invariants(jitter: np.ndarray, scale: float, shift: float) ->
     close(g.stillness_ratio(pts * scale + shift, t, 100, lms), base, 1e-6)
     mirrored_lms = [MIRROR[i] for i in lms]
     close(g.stillness_ratio(mirror(pts, 640.0), t, 100, mirrored_lms), base, 1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# hip_to_shoulder_offset_ratio
+# ---------------------------------------------------------------------------------------------
+
+
+def _lying(hip_dy: float, shoulder_dy: float, lift: float = 0.0) -> np.ndarray:
+    """One frame of a person lying seen from a raised side camera: far side drawn higher."""
+    pts = np.full((33, 2), np.nan)
+    pts[Landmark.LEFT_SHOULDER] = (100.0, 300.0)
+    pts[Landmark.RIGHT_SHOULDER] = (100.0, 300.0 - shoulder_dy)
+    pts[Landmark.LEFT_HIP] = (260.0, 300.0 - lift)
+    pts[Landmark.RIGHT_HIP] = (260.0, 300.0 - lift - hip_dy)
+    return pts
+
+
+@pytest.mark.parametrize(
+    ("pts", "expected"),
+    [
+        # Hips offset 30 px, shoulders 48 px: the person's own constant, 0.625.
+        (_lying(30.0, 48.0), 0.625),
+        # The same pose with the hips lifted 60 px: unchanged (the point of the shoulder yardstick).
+        (_lying(30.0, 48.0, lift=60.0), 0.625),
+        # Left hip 6 px lower (a drop on the left): the ratio rises.
+        (_lying(36.0, 48.0), 0.75),
+        # Shoulders level in the image (front or low camera): undefined, NaN.
+        (_lying(30.0, 0.0), np.nan),
+        # All NaN: NaN.
+        (np.full((33, 2), np.nan), np.nan),
+    ],
+)
+def test_hip_to_shoulder_offset_ratio(pts: np.ndarray, expected: float) -> None:
+    got = float(g.hip_to_shoulder_offset_ratio(pts))
+    if np.isnan(expected):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(expected)
+
+
+def test_hip_to_shoulder_offset_ratio_ignores_scale_translation_and_mirror() -> None:
+    pts = _lying(30.0, 48.0)
+    base = float(g.hip_to_shoulder_offset_ratio(pts))
+    assert float(g.hip_to_shoulder_offset_ratio(pts * 2.5 + 40.0)) == pytest.approx(base)
+    mirrored = pts[list(MIRROR)] * np.array([-1.0, 1.0]) + np.array([640.0, 0.0])
+    assert float(g.hip_to_shoulder_offset_ratio(mirrored)) == pytest.approx(base)
+
+
+def test_hip_to_shoulder_offset_ratio_yardstick_is_the_median_over_frames() -> None:
+    # Five frames, one with a shoulder landmark 20 px off: that frame's hips are still measured
+    # against the median shoulder offset (48 px), not its own jittered one.
+    frames = np.stack([_lying(30.0, 48.0) for _ in range(5)])
+    frames[2, Landmark.RIGHT_SHOULDER, 1] -= 20.0
+    got = g.hip_to_shoulder_offset_ratio(frames)
+    np.testing.assert_allclose(got, np.full(5, 0.625))

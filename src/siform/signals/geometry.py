@@ -218,6 +218,31 @@ def hip_drop_ratio(pts: Points) -> FloatArray:
     return _ratio(dy, 0.5 * (thigh_length(pts, "left") + thigh_length(pts, "right")))
 
 
+def hip_to_shoulder_offset_ratio(pts: Points) -> FloatArray:
+    """``(left_hip_y - right_hip_y)`` per frame over the median ``(left_shoulder_y - right_shoulder_y)``
+    of all frames given: the pelvis's left-right vertical offset in units of the shoulders' offset.
+
+    For a person lying on their back filmed by a raised side camera (looking down at about 40
+    degrees), each left-right pair appears vertically apart. The shoulders stay on the mat through a
+    bridge, so their offset is a yardstick that does not change as the hips rise, unlike thigh
+    length (which :func:`hip_drop_ratio` uses and which foreshortens with the lift); taking its
+    median over the frames given (a whole set in review, the recent history live) keeps landmark
+    jitter out of the denominator. A level pelvis keeps the ratio at the person's own constant (hip
+    width over shoulder width, about 0.63 on our renders). The sign of the shoulder offset says which
+    side is nearer the camera, so the ratio rises when the NEAR hip drops towards the floor (+0.046
+    for a 12 degree drop on our renders) and falls when the far one does, whichever side faces the
+    camera. Meaningless where the shoulders are level in the image (front views, low side cameras):
+    NaN when the median offset is zero or unknown. Image y only. Mirror: unchanged (both offsets
+    change sign).
+    """
+    pts = _checked(pts)
+    hips = _at(pts, Landmark.LEFT_HIP, 2)[..., 1] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 1]
+    shoulders = _at(pts, Landmark.LEFT_SHOULDER, 2)[..., 1] - _at(pts, Landmark.RIGHT_SHOULDER, 2)[..., 1]
+    finite = np.asarray(shoulders, dtype=np.float64)[np.isfinite(shoulders)]
+    yardstick = float(np.median(finite)) if finite.size else 0.0
+    return _ratio(hips, np.full_like(hips, yardstick, dtype=np.float64))
+
+
 def knee_separation_ratio(pts: Points, by: Literal["ankle", "hip"] = "ankle") -> FloatArray:
     """Horizontal knee gap over the horizontal ankle (or hip) gap; >= 0, 1 = knees over ankles.
 

@@ -32,6 +32,9 @@ class SignalFn:
     landmarks: tuple[str, ...]
     """Joints it reads, as ``{side}_joint`` templates or plain names."""
     needs_time: bool = False
+    uses_history: bool = False
+    """Its value at a frame depends on other frames (a window, a median): live coaching must feed
+    it recent history, not the current frame alone."""
 
 
 REGISTRY: Final[dict[str, SignalFn]] = {
@@ -49,6 +52,12 @@ REGISTRY: Final[dict[str, SignalFn]] = {
     ),
     "hip_drop_ratio": SignalFn(
         g.hip_drop_ratio, frozenset(), frozenset(), ("left_hip", "right_hip", "left_knee", "right_knee")
+    ),
+    "hip_to_shoulder_offset_ratio": SignalFn(
+        g.hip_to_shoulder_offset_ratio,
+        frozenset(),
+        frozenset(),
+        ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
     ),
     "knee_separation_ratio": SignalFn(
         g.knee_separation_ratio,
@@ -75,7 +84,12 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         ("left_ankle", "right_ankle", "left_hip", "right_hip"),
     ),
     "stillness_ratio": SignalFn(
-        g.stillness_ratio, frozenset({"window_ms", "landmarks"}), frozenset(), (), needs_time=True
+        g.stillness_ratio,
+        frozenset({"window_ms", "landmarks"}),
+        frozenset(),
+        (),
+        needs_time=True,
+        uses_history=True,
     ),
     # Exercise signals A (single-leg lift, ball squat, band adduction, side plank, pelvic list).
     "planted_hip_angle_deg": SignalFn(

@@ -57,8 +57,11 @@ class SignalSpec(_Model):
 
 
 class Prescription(_Model):
+    """Default dose, as a therapist writes it: sets x reps, or sets x holds of ``hold_s`` seconds."""
+
     sets: int = Field(ge=1, le=20)
     reps: int | None = Field(default=None, ge=1, le=100)
+    """Reps per set; for a hold exercise, holds per set (1 if not given)."""
     hold_s: float | None = Field(default=None, gt=0, le=600)
     rest_s: float = Field(default=60, ge=0, le=900)
 

@@ -1,0 +1,5 @@
+"""The review report: one self-contained HTML page (inline SVG charts, data-URI thumbnails)."""
+
+from siform.report.html import render_report
+
+__all__ = ["render_report"]

@@ -1,0 +1,87 @@
+"""Numbers and plain words as patients and therapists read them in the report.
+
+Every number carries its unit (``179.6°``, ``0.065``, ``2.2 s``); a missing value never shows as
+NaN or None but as "not measured"; limits and reasons are short sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from siform.report.plots import mmss
+
+NOT_COUNTED = {
+    "partial": "You did not reach the top position, so this one was not counted.",
+    "too_fast": "This one was quicker than the shortest rep we count. Move slowly and with control.",
+    "too_slow": "This one took longer than the longest rep we count (perhaps a pause part way).",
+    "voided": "The camera lost sight of you during this one, so it could not be judged.",
+}
+
+
+def finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def fmt_value(v: Any, unit: str, signed: bool = False) -> str:
+    """A measured number with its unit; never NaN or None (those read "not measured")."""
+    if not finite(v):
+        return "not measured"
+    sign = "+" if signed else ""
+    decimals = {"deg": 1, "ratio": 3, "s": 1}.get(unit)
+    if decimals is not None:
+        v = round(v, decimals) + 0.0  # no "-0.000" for a value that rounds to zero
+    if unit == "deg":
+        return f"{v:{sign}.1f}°"
+    if unit == "ratio":
+        return f"{v:{sign}.3f}"
+    if unit == "s":
+        return f"{v:{sign}.1f} s"
+    return f"{v:{sign}.3g} {escape(unit)}".strip()
+
+
+def fmt_score(v: Any) -> str:
+    if not finite(v):
+        return "not scored"
+    return f"{math.floor(v + 0.5)} / 100"  # half up: 48.5 reads 49, as people round
+
+
+def fmt_limit(c: Mapping[str, Any], baseline: bool) -> str:
+    lo, hi, unit = c.get("limit_min"), c.get("limit_max"), c["unit"]
+    if baseline:
+        if finite(lo) and finite(hi) and math.isclose(-lo, hi):
+            return f"allowed: within ±{fmt_value(hi, unit)} of your median"
+        if finite(lo) and finite(hi):
+            return f"allowed: {fmt_value(lo, unit, True)} to {fmt_value(hi, unit, True)} from your median"
+        if finite(hi):
+            return f"allowed: at most {fmt_value(hi, unit, True)} from your median"
+        if finite(lo):
+            return f"allowed: at least {fmt_value(lo, unit, True)} from your median"
+        return "no limit set"
+    if finite(lo) and finite(hi):
+        return f"limit: {fmt_value(lo, unit)} to {fmt_value(hi, unit)}"
+    if finite(lo):
+        return f"limit: at least {fmt_value(lo, unit)}"
+    if finite(hi):
+        return f"limit: at most {fmt_value(hi, unit)}"
+    return "no limit set"
+
+
+def fmt_date(iso: str | None) -> str:
+    if not iso:
+        return "date unknown"
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return escape(iso)
+
+
+def span_text(start_ms: int, end_ms: int) -> str:
+    return f"{mmss(start_ms / 1000)}–{mmss(end_ms / 1000)}"
+
+
+def plain(ident: str | None) -> str:
+    return "not known" if not ident else escape(ident.replace("_", " ").replace("/", ", "))

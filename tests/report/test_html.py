@@ -1,0 +1,301 @@
+"""The review report from real analyses of synthetic sessions: numbers, rows, faults, offline-ness."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+import factories_lying as fl
+import factories_standing as fs
+from siform.pipeline import SessionResult, analyze_track
+from siform.pose import PoseTrack
+from siform.report import render_report
+from siform.report.text import fmt_value
+from siform.session import build_session, validate_session
+from siform.specs.load import load_spec
+
+from factories import bridge_side_view
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "exercise_specs"
+SOURCE = {"file": "clip.mp4", "width": 640, "height": 480, "fps": 30.0}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def hold_factory(spec_id: str) -> Any:
+    """The synthetic generator of a hold exercise: ``<id>_<camera>_view`` in the factory modules."""
+    aliases = {"band_abduction_lying": "band_abduction"}
+    stem = aliases.get(spec_id, spec_id)
+    for module in (fs, fl):
+        for name in dir(module):
+            if re.fullmatch(rf"{stem}_[a-z]+_view", name):
+                return getattr(module, name)
+    return None
+
+
+class Page(HTMLParser):
+    """Checks nesting and collects what the tests look at: links, rows, cells and visible text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.refs: list[tuple[str, str, str]] = []
+        self.ids: list[str] = []
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.text: list[str] = []
+        self.tags: list[str] = []
+        self._row: str | None = None
+        self._cell: dict[str, Any] | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.tags.append(tag)
+        for k in ("src", "href", "xlink:href", "action", "poster", "srcset"):
+            if k in a:
+                self.refs.append((tag, k, a[k]))
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "tr" and a.get("id"):
+            self._row = a["id"]
+            self.rows[self._row] = []
+        if tag == "td" and self._row:
+            self._cell = {"check": a.get("data-check"), "class": a.get("class", ""), "text": "", "imgs": 0}
+            self.rows[self._row].append(self._cell)
+        if tag == "img" and self._cell is not None:
+            self._cell["imgs"] += 1
+        if tag in ("style", "svg"):
+            self._skip += 1
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.tags.append(tag)
+        for k in ("src", "href", "xlink:href"):
+            if k in a:
+                self.refs.append((tag, k, a[k]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            return
+        self.stack.pop()
+        if tag in ("style", "svg"):
+            self._skip -= 1
+        if tag == "td":
+            self._cell = None
+        if tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._skip == 0:
+            self.text.append(data)
+        if self._cell is not None:
+            self._cell["text"] += data
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    assert not page.errors, page.errors[:5]
+    assert page.stack == [], f"unclosed: {page.stack}"
+    return page
+
+
+def analyse(spec_name: str, track: PoseTrack) -> tuple[dict[str, Any], SessionResult]:
+    spec = load_spec(SPECS / f"{spec_name}.toml")
+    result = analyze_track(track, spec)
+    doc = build_session(result, spec, mode="review", source=SOURCE, model_path=None)
+    validate_session(doc)
+    return doc, result
+
+
+def jpeg() -> bytes:
+    img = np.full((120, 160, 3), 200, np.uint8)
+    cv2.rectangle(img, (40, 30), (120, 90), (40, 80, 160), -1)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+def failed_keys(doc: dict[str, Any], items: str) -> set[tuple[int, str]]:
+    return {
+        (it["number"], c["id"])
+        for it in doc[items]
+        for c in it["checks"]
+        if c["scored"] and c["passed"] is False
+    }
+
+
+def assert_offline(html: str, page: Page) -> None:
+    assert "http://" not in html and "https://" not in html
+    for tag, attr, value in page.refs:
+        assert value.startswith(("data:", "#")), f"<{tag} {attr}={value[:60]!r}> leaves the page"
+        assert not value.startswith("//")
+    assert not {"script", "link", "iframe", "object", "embed"} & set(page.tags)
+    assert not re.search(r"url\((?!#)", html), "CSS url() must only point inside the page"
+    assert "@import" not in html
+
+
+def assert_no_raw_missing(page: Page) -> None:
+    visible = " ".join(page.text)
+    for word in ("NaN", "nan", "None", "null", "inf"):
+        assert not re.search(rf"\b{word}\b", visible), f"{word!r} shown to the reader"
+
+
+@pytest.fixture(scope="module")
+def bridge() -> tuple[dict[str, Any], SessionResult, Any]:
+    track, truth = bridge_side_view()  # 5 reps, the pelvis drops in the third
+    doc, result = analyse("glute_bridge", track)
+    return doc, result, truth
+
+
+def test_bridge_summary_rows_and_fault(bridge: tuple[dict[str, Any], SessionResult, Any]) -> None:
+    doc, result, truth = bridge
+    thumbs = {key: jpeg() for key in failed_keys(doc, "reps")}
+    html = render_report(doc, result.t_ms, result.signals, thumbs, [])
+    page = parse(html)
+    assert_offline(html, page)
+    assert_no_raw_missing(page)
+    text = " ".join(" ".join(page.text).split())
+
+    # Summary: the set's own numbers, in words.
+    assert "Glute bridge" in text
+    n = len(truth.rep_frames)
+    assert doc["summary"]["done"] == n
+    assert f"{n} reps of 10 prescribed" in text
+    assert f"{round(doc['summary']['mean_score'])} / 100" in text
+    assert "Keep both hips at the same height as you lift." in text
+    assert "raised side" in text
+    assert text.index("Summary") < text.index("Rep by rep") < text.index("Charts")
+
+    # One row per counted rep, numbered 1..n.
+    assert sorted(r for r in page.rows if r.startswith("rep-")) == [f"rep-{k}" for k in range(1, n + 1)]
+    for k in range(1, n + 1):
+        cells = {c["check"]: c for c in page.rows[f"rep-{k}"] if c["check"]}
+        assert set(cells) == {"full_extension", "level_pelvis"}
+        limit = next(c["limit_min"] for c in doc["checks"] if c["id"] == "full_extension")
+        assert "°" in cells["full_extension"]["text"]
+        assert f"at least {limit:.1f}°" in cells["full_extension"]["text"]
+        assert "±0.025" in cells["level_pelvis"]["text"]
+        fault_here = truth.faults.get(k - 1)
+        for cid, cell in cells.items():
+            failed = cid == fault_here
+            assert ("outside limit" in cell["text"]) is failed, (k, cid, cell["text"])
+            assert ("within limit" in cell["text"]) is not failed
+            assert ("fail" in cell["class"].split()) is failed
+    # The failed check carries its cue, and the thumbnail sits in that rep's row.
+    bad = page.rows["rep-3"]
+    assert "Keep both hips at the same height" in next(c for c in bad if c["check"] == "level_pelvis")["text"]
+    assert sum(c["imgs"] for c in bad) == 1
+    assert all(c["imgs"] == 0 for r in ("rep-1", "rep-2", "rep-4", "rep-5") for c in page.rows[r])
+    assert html.count("data:image/jpeg;base64,") == len(thumbs) == 1
+
+    # Charts: the driver and both checks, inline.
+    assert html.count("<svg") == 3
+    assert "trend" not in page.ids
+
+
+def test_trend_only_with_history(bridge: tuple[dict[str, Any], SessionResult, Any]) -> None:
+    doc, result, _ = bridge
+    earlier = []
+    for day, score in (("2026-03-10T09:00:00+00:00", 61.0), ("2026-03-03T09:00:00+00:00", 48.5)):
+        h = copy.deepcopy(doc)
+        h["created_utc"] = day
+        h["summary"]["mean_score"] = score
+        h["summary"]["failures"] = {"level_pelvis": 4}
+        earlier.append(h)
+    other = copy.deepcopy(doc)
+    other["exercise"] = {**other["exercise"], "id": "side_plank", "name": "Side plank"}
+
+    html = render_report(doc, result.t_ms, result.signals, {}, [*earlier, other])
+    page = parse(html)
+    assert_offline(html, page)
+    assert "trend" in page.ids
+    trend = html[html.index("id='trend'") :]
+    rows = re.findall(r"<tr class='row[^']*'>(.*?)</tr>", trend)
+    assert len(rows) == 3  # two earlier sessions of this exercise + this one; the side plank is left out
+    assert "2026-03-03" in rows[0] and "2026-03-10" in rows[1] and "this session" in rows[2]
+    assert "49 / 100" in rows[0] and "61 / 100" in rows[1]
+    assert html.count("<svg") == 4
+
+    assert "trend" not in parse(render_report(doc, result.t_ms, result.signals, {}, [other])).ids
+
+
+def test_uncounted_attempt_and_unscored_check() -> None:
+    # Low camera: the level-pelvis check cannot be seen; the fourth lift stops well short of the top.
+    track, _ = bridge_side_view(drop_rep=None, partial_rep=3, raised=False)
+    doc, result = analyse("glute_bridge", track)
+    assert doc["unscored_checks"] and any(r["outcome"] == "partial" for r in doc["reps"])
+    html = render_report(doc, result.t_ms, result.signals, {}, [])
+    page = parse(html)
+    assert_no_raw_missing(page)
+    text = " ".join(" ".join(page.text).split())
+    assert "Checks not scored in this recording" in text and "Pelvis stays level" in text
+    assert "Attempts not counted (1)" in text
+    assert "You did not reach the top position" in text
+    assert "partial" not in text
+    for row in (r for r in page.rows if r.startswith("rep-")):
+        cell = next(c for c in page.rows[row] if c["check"] == "level_pelvis")
+        assert "not measured" in cell["text"] and "na" in cell["class"].split()
+
+
+HOLD_SPECS = sorted(
+    p for p in SPECS.glob("*.toml") if not p.name.startswith("_") and load_spec(p).kind == "hold"
+)
+
+
+@pytest.mark.parametrize("spec_path", HOLD_SPECS or [None], ids=lambda p: p.stem if p else "none")
+def test_hold_report(spec_path: Path | None) -> None:
+    if spec_path is None:
+        pytest.skip("no exercise spec with kind = 'hold' in exercise_specs/")
+    factory = hold_factory(spec_path.stem)
+    if factory is None:
+        pytest.skip(f"no synthetic factory for {spec_path.stem} in tests/factories_*.py")
+    track, truth = factory()
+    doc, result = analyse(spec_path.stem, track)
+    thumbs = {key: jpeg() for key in failed_keys(doc, "holds")}
+    html = render_report(doc, result.t_ms, result.signals, thumbs, [])
+    page = parse(html)
+    assert_offline(html, page)
+    assert_no_raw_missing(page)
+    text = " ".join(" ".join(page.text).split())
+    n = len(truth.hold_s)
+    assert f"{n} holds of {doc['prescription']['reps']} prescribed" in text
+    assert sorted(r for r in page.rows if r.startswith("hold-")) == [f"hold-{k}" for k in range(1, n + 1)]
+    for h, check_id in truth.faults.items():
+        cell = next(c for c in page.rows[f"hold-{h + 1}"] if c["check"] == check_id)
+        assert "outside limit" in cell["text"], (h, check_id, cell["text"])
+    for hold in doc["holds"]:
+        assert f"{fmt_value(hold['held_s'], 's')} of {fmt_value(hold['target_s'], 's')}" in text
+    assert html.count("data:image/jpeg;base64,") == len(thumbs)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "signed", "expected"),
+    [
+        (179.6237, "deg", False, "179.6°"),  # degrees, one decimal
+        (0.065234, "ratio", True, "+0.065"),  # a difference from the median, signed
+        (-0.0004, "ratio", True, "+0.000"),  # rounds to zero: no negative zero
+        (-0.0123, "ratio", True, "-0.012"),  # three decimals, sign kept
+        (2.1667, "s", False, "2.2 s"),  # seconds
+        (math.nan, "deg", False, "not measured"),  # never NaN
+        (None, "ratio", False, "not measured"),  # never None
+        (math.inf, "s", False, "not measured"),  # never inf
+    ],
+)
+def test_fmt_value(value: float | None, unit: str, signed: bool, expected: str) -> None:
+    assert fmt_value(value, unit, signed) == expected
