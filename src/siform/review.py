@@ -22,6 +22,7 @@ from siform.errors import InputError
 from siform.export import write_frames_csv, write_trc
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseEstimator, PoseTrack
+from siform.report import render_report
 from siform.session import build_session, file_sha256, validate_session, write_session
 from siform.signals.compute import SignalSet
 from siform.sources import VideoFileSource
@@ -153,12 +154,7 @@ def review_video(
         fps = info.fps if info.fps > 0 else 30.0
         write_annotated(frames_with_thumbs(), painter, files["video"], (info.width, info.height), fps)
 
-    try:
-        from siform.report.html import render_report
-    except ImportError:  # pragma: no cover - the report module ships with siform
-        render_report = None
-    if render_report is not None:
-        files["report"] = out_dir / "report.html"
-        html = render_report(session, result.t_ms, result.signals, thumbnails, history or [])
-        files["report"].write_text(html, encoding="utf-8")
+    files["report"] = out_dir / "report.html"
+    html = render_report(session, result.t_ms, result.signals, thumbnails, history or [])
+    files["report"].write_text(html, encoding="utf-8")
     return ReviewOutput(out_dir, session, result, files)
