@@ -141,6 +141,25 @@ def _earlier_sessions(folder: Path, exercise: str, exclude: Path) -> list[dict[s
     return found
 
 
+AUTO_EXERCISE = "auto"
+
+
+def _recognise(
+    video: Path, model: Path, on_frame: Callable[[int, int | None], None]
+) -> tuple[Any, tuple[Any, Any], dict[str, Any]]:
+    """Pass 1 once, then the exercise recognised from its poses (or a SiformError saying why not)."""
+    from siform.recognize import recognize, recognized_or_raise
+    from siform.review import estimate_track
+    from siform.specs.load import load_all
+
+    track, source = estimate_track(video, model, on_frame)
+    specs = load_all()
+    found = recognize(track, specs)
+    spec = specs[recognized_or_raise(found)]
+    print(f"Recognised: {spec.name} ({100 * found.candidates[0][1]:.0f}% sure)")
+    return spec, (track, source), found.to_session()
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -154,13 +173,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             raise InputError(f"{target} holds no videos.", f"Supported: {', '.join(VIDEO_SUFFIXES)}.")
     else:
         videos = [target]
-    spec = find_spec(args.exercise)
+    spec = None if args.exercise == AUTO_EXERCISE else find_spec(args.exercise)
     model = _provision(args.variant).path
     out_root = Path(args.out)
     failures = 0
     for video in videos:
         out_dir = out_root / video.stem if len(videos) > 1 or args.out == "out" else out_root
-        bar = tqdm(desc=video.name, unit="frame", file=sys.stderr, leave=False)
+        # No bar when stderr is not a terminal: a log or a calling program gets only the error lines.
+        bar = tqdm(desc=video.name, unit="frame", file=sys.stderr, leave=False, disable=None)
 
         def on_frame(done: int, total: int | None, bar: tqdm = bar) -> None:  # type: ignore[type-arg]
             if total and bar.total != total:
@@ -168,18 +188,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         try:
-            history = _earlier_sessions(out_dir.parent, spec.id, out_dir / "session.json")
-            output = review_video(video, spec, out_dir, model, side=args.side, history=history,
-                                  on_frame=on_frame, video=not args.no_video)  # fmt: skip
+            video_spec, estimated, recognition = spec, None, None
+            if video_spec is None:
+                video_spec, estimated, recognition = _recognise(video, model, on_frame)
+            history = _earlier_sessions(out_dir.parent, video_spec.id, out_dir / "session.json")
+            output = review_video(video, video_spec, out_dir, model, side=args.side, history=history,
+                                  on_frame=on_frame, video=not args.no_video, estimated=estimated,
+                                  recognition=recognition)  # fmt: skip
         except SiformError as exc:
             if len(videos) == 1:
                 raise
+            bar.close()
             print(f"siform: {video.name}: {exc}", file=sys.stderr)
             failures += 1
             continue
         finally:
             bar.close()
         _print_summary(output.session, output.files)
+        if output.problems:  # what could be analysed is written; say what was not, in one line
+            print(f"siform: {' '.join(output.problems)}", file=sys.stderr)
+            failures += 1
     return EXIT_ERROR if failures else 0
 
 
@@ -195,7 +223,9 @@ def _print_summary(session: dict[str, Any], files: dict[str, Path]) -> None:
         unit = "reps" if session["exercise"]["kind"] == "reps" else "holds"
         score = summary.get("mean_score")
         score_text = f", average score {score:.0f}/100" if score is not None else ""
-        print(f"{name}{side}: {summary['done']} of {summary['prescribed']} {unit}{score_text}.")
+        missed = summary.get("attempts_not_counted") or 0
+        missed_text = f", {missed} attempt(s) not counted (see the report)" if missed else ""
+        print(f"{name}{side}: {summary['done']} of {summary['prescribed']} {unit}{score_text}{missed_text}.")
         if summary.get("most_frequent_fault"):
             print(f"Most frequent fault: {summary['most_frequent_fault']}")
     for part in session["source"]["unusable"]:
@@ -229,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="review a recorded video: annotated video, session.json, report")
     p.add_argument("video", help="video file, or a folder of videos")
-    p.add_argument("-e", "--exercise", required=True, help="exercise id (see 'siform exercises')")
+    p.add_argument("-e", "--exercise", required=True, help="exercise id (see 'siform exercises') or 'auto'")
     p.add_argument("--side", choices=["left", "right"], help="working side of a one-sided exercise")
     p.add_argument("-o", "--out", default="out", help="output folder (default: out/<video name>)")
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")

@@ -10,7 +10,10 @@ usable is analysed; what is not is listed in the session with the reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from siform.pose import PoseEstimator, PoseTrack
 from siform.report import render_report
 from siform.session import build_session, file_sha256, validate_session, write_session
 from siform.signals.compute import SignalSet
-from siform.sources import VideoFileSource
+from siform.sources import Frame, VideoFileSource
 from siform.specs.model import ExerciseSpec
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,11 @@ log = logging.getLogger(__name__)
 NO_PERSON_GAP_S = 1.0
 """Stretches without a person at least this long are reported as unusable."""
 THUMB_WIDTH = 360
+PREFETCH_FRAMES = 16
+"""Pass 2 decodes this many frames ahead in a thread, overlapping decoding with painting and the
+encoder's pipe (about 5% of the review's time on two cores; in pass 1, next to MediaPipe, it gained
+nothing measurable, see benchmarks/analyze_throughput.py)."""
+ENDS_EARLY = "the file ends early (cut off or damaged); the rest could not be read"
 
 
 @dataclass(slots=True)
@@ -41,6 +49,49 @@ class ReviewOutput:
     session: dict[str, object]
     result: SessionResult
     files: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    """Why the review is incomplete, one plain sentence each (empty when nothing is wrong). The
+    outputs are written either way; the command line exits non-zero when there are any."""
+
+
+def prefetched(frames: Iterable[Frame], depth: int = PREFETCH_FRAMES) -> Iterator[Frame]:
+    """``frames``, read ahead by a thread (OpenCV releases the GIL while decoding).
+
+    An error in the reader is raised here, in the consumer; closing this generator stops the reader.
+    """
+    items: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            put(exc)
+            return
+        put(end)
+
+    reader = threading.Thread(target=read, name="siform-decode", daemon=True)
+    reader.start()
+    try:
+        while (item := items.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()
 
 
 def estimate_track(
@@ -83,10 +134,36 @@ def unusable_parts(track: PoseTrack, source: VideoFileSource) -> list[dict[str, 
             {
                 "start_s": round(float(t[-1]) if n else 0.0, 3),
                 "end_s": round(expected / source.info.fps, 3),
-                "reason": "the file ends early (cut off or damaged); the rest could not be read",
+                "reason": ENDS_EARLY,
             }
         )
     return parts
+
+
+def review_problems(
+    result: SessionResult, spec: ExerciseSpec, unusable: list[dict[str, object]], name: str
+) -> list[str]:
+    """What keeps a review from being complete: a cut-off file, a camera view the exercise cannot
+    be judged from (often the wrong exercise named), or nothing of the exercise found."""
+    problems = [
+        f"{name} ends early at {part['start_s']:.1f} s of {part['end_s']:.1f} s (cut off or damaged): "
+        "only the part before that was analysed."
+        for part in unusable
+        if part["reason"] == ENDS_EARLY
+    ]
+    check = f"Is '{spec.id}' the exercise in this video?"
+    if result.view is None:
+        measured = result.setup.facing_measured
+        seen = f"from the {measured.split('/')[0]}" if measured else "from an unclear angle"
+        wanted = " or the ".join(dict.fromkeys(v.facing for v in spec.views))
+        problems.append(
+            f"No {spec.name.lower()} was analysed in {name}: the camera sees the person {seen}, "
+            f"and this exercise is checked from the {wanted}. {check}"
+        )
+    elif not result.reps and not result.holds:
+        unit = "reps" if spec.kind == "reps" else "holds"
+        problems.append(f"No {spec.name.lower()} {unit} were found in {name}. {check}")
+    return problems
 
 
 def _thumbnail(image: np.ndarray) -> bytes:
@@ -106,9 +183,13 @@ def review_video(
     history: list[dict[str, object]] | None = None,
     on_frame: Callable[[int, int | None], None] | None = None,
     video: bool = True,
+    estimated: tuple[PoseTrack, VideoFileSource] | None = None,
+    recognition: dict[str, object] | None = None,
 ) -> ReviewOutput:
+    """``estimated`` is pass 1's result (:func:`estimate_track`) when the caller already ran it,
+    e.g. to recognise the exercise first; ``recognition`` then goes into ``session.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    track, source = estimate_track(path, model_path, on_frame)
+    track, source = estimated or estimate_track(path, model_path, on_frame)
     if not track.found.any():
         raise InputError(
             f"Nobody was found in {path.name}.",
@@ -118,7 +199,7 @@ def review_video(
     unusable = unusable_parts(track, source)
     info = source.info
     session = build_session(
-        result, spec, mode="review", model_path=model_path, unusable=unusable,
+        result, spec, mode="review", model_path=model_path, unusable=unusable, recognition=recognition,
         source={"file": path.name, "sha256": file_sha256(path), "width": info.width,
                 "height": info.height, "fps": round(info.fps, 3)},
     )  # fmt: skip
@@ -142,8 +223,8 @@ def review_video(
         painter = FramePainter(spec, track, result, SignalSet(spec, result.sides))
 
         def frames_with_thumbs():  # type: ignore[no-untyped-def]
-            with VideoFileSource(path) as again:
-                for frame in again:
+            with VideoFileSource(path) as again, closing(prefetched(again)) as ahead:
+                for frame in ahead:
                     yield frame
                     if frame.index in wanted:  # the painter has drawn on it by now
                         jpg = _thumbnail(frame.image)
@@ -157,4 +238,4 @@ def review_video(
     files["report"] = out_dir / "report.html"
     html = render_report(session, result.t_ms, result.signals, thumbnails, history or [])
     files["report"].write_text(html, encoding="utf-8")
-    return ReviewOutput(out_dir, session, result, files)
+    return ReviewOutput(out_dir, session, result, files, review_problems(result, spec, unusable, path.name))

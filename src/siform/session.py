@@ -78,11 +78,14 @@ def build_session(
     source: dict[str, Any],
     model_path: Path | None,
     unusable: list[dict[str, Any]] | None = None,
+    recognition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The session document for one analysed set.
 
     ``source`` describes the input (``file``, ``sha256``, ``width``, ``height``, ``fps``...);
-    ``unusable`` lists stretches of it that could not be analysed, with the reason.
+    ``unusable`` lists stretches of it that could not be analysed, with the reason;
+    ``recognition`` (see :meth:`siform.recognize.Recognition.to_session`) is given when the
+    exercise was recognised from the video instead of named.
     """
     duration_s = float(result.t_ms[-1] - result.t_ms[0]) / 1000.0 if len(result.t_ms) > 1 else 0.0
     doc: dict[str, Any] = {
@@ -114,6 +117,8 @@ def build_session(
         "holds": to_jsonable(result.holds),
         "summary": to_jsonable(result.summary),
     }
+    if recognition is not None:
+        doc["recognition"] = recognition
     return doc
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Side = Literal["left", "right"]
 Laterality = Literal["bilateral", "unilateral"]
+Posture = Literal["standing", "lying", "side_lying", "all_fours"]
 Facing = Literal["side", "front"]
 Elevation = Literal["low", "raised", "any"]
 Space = Literal["image", "world"]
@@ -171,6 +172,10 @@ class ExerciseSpec(_Model):
     instructions: Text
     kind: Kind
     laterality: Laterality
+    posture: Posture | None = None
+    """How the body lies while exercising: ``standing``, ``lying`` (on the back), ``side_lying``
+    (on one side, facing the camera) or ``all_fours``. Used to recognise the exercise in a video
+    (``siform analyze --exercise auto``); every bundled spec gives it."""
     equipment: list[Text] = Field(default_factory=list)
     views: list[ViewSpec] = Field(min_length=1)
     prescription: Prescription

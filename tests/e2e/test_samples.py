@@ -1,0 +1,219 @@
+"""Every clip in ``sample_videos/`` through the real CLI and the Python API, against its truth.
+
+Each ``<clip>.mp4`` has a ``<clip>.truth.json`` beside it, written by the renderer: per frame the
+0-based rep it belongs to (-1 at rest), and in ``meta.fault`` the one rep carrying a fault. New
+clips are picked up by the glob; a new exercise name needs a row in ``SPEC_OF``.
+
+``analyze`` runs once per clip and door (CLI, API) per test session; the tests read its outputs.
+Where siform's verdicts disagree with the truth the case is a strict xfail whose reason gives the
+measured discrepancy: it turns into a failure the day the disagreement is fixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+
+from siform.review import review_video
+from siform.session import validate_session
+from siform.specs.load import find_spec
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
+DOORS = ("cli", "api")
+OUTPUTS = ("session.json", "report.html", "annotated.mp4", "frames.csv", "landmarks.trc")
+
+SPEC_OF = {
+    # truth meta.exercise -> exercise spec id
+    "bridge": "glute_bridge",
+    "ballsquat": "ball_squat",
+    "adduction": "band_adduction",
+}
+
+KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
+    # clip stem -> test name -> what siform measures instead of the truth
+    "ballsquat_front": {
+        "verdicts": "slow_lowering fails on all 5 reps (its 'ascent' phase, depth 1.02 -> 0.92, lasts "
+        "0.066-0.100 s against a 0.3 s minimum: MediaPipe's depth ratio stays near standing until the "
+        "last quarter of the lowering, see ball_squat.toml); knees_together fails only on rep 3 "
+        "(1.17 > 1.05), as the truth says",
+    },
+}
+
+
+def cases(test: str) -> list[Any]:
+    """One case per clip and door, a strict xfail where the clip is known to disagree with truth."""
+    out = []
+    for clip in CLIPS:
+        reason = KNOWN_DISCREPANCIES.get(clip.stem, {}).get(test)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        out += [pytest.param(clip, door, id=f"{clip.stem}-{door}", marks=marks) for door in DOORS]
+    return out
+
+
+@dataclass
+class Run:
+    out_dir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    truth: dict[str, Any]
+
+    @property
+    def session(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads((self.out_dir / "session.json").read_text(encoding="utf-8"))
+        return doc
+
+
+def load_truth(clip: Path) -> dict[str, Any]:
+    truth: dict[str, Any] = json.loads(clip.with_suffix(".truth.json").read_text(encoding="utf-8"))
+    return truth
+
+
+def spec_id(truth: dict[str, Any]) -> str:
+    name = truth["meta"]["exercise"]
+    if name not in SPEC_OF:
+        pytest.fail(f"truth exercise {name!r} has no spec id: add it to SPEC_OF in {Path(__file__).name}")
+    return SPEC_OF[name]
+
+
+class Runs:
+    """Analyses each (clip, door) on first request and keeps the result for the session."""
+
+    def __init__(self, root: Path, model_path: Path) -> None:
+        self.root = root
+        self.model_path = model_path
+        self._done: dict[tuple[Path, str], Run] = {}
+
+    def get(self, clip: Path, door: str) -> Run:
+        key = (clip, door)
+        if key not in self._done:
+            self._done[key] = self._run(clip, door)
+        return self._done[key]
+
+    def _run(self, clip: Path, door: str) -> Run:
+        truth = load_truth(clip)
+        exercise = spec_id(truth)
+        out_dir = self.root / door / clip.stem
+        if door == "cli":
+            cmd = [sys.executable, "-m", "siform", "analyze", str(clip), "--exercise", exercise]
+            proc = subprocess.run([*cmd, "--out", str(out_dir)], capture_output=True, text=True, timeout=600)
+            return Run(out_dir, proc.returncode, proc.stdout, proc.stderr, truth)
+        output = review_video(clip, find_spec(exercise), out_dir, self.model_path)
+        return Run(out_dir, 1 if output.problems else 0, "", "\n".join(output.problems), truth)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Runs:
+    return Runs(tmp_path_factory.mktemp("samples"), model_path)
+
+
+def truth_reps(truth: dict[str, Any]) -> dict[int, set[int]]:
+    """0-based truth rep index -> its frame indices."""
+    reps: dict[int, set[int]] = {}
+    for f in truth["frames"]:
+        if f["rep"] >= 0:
+            reps.setdefault(f["rep"], set()).add(f["frame"])
+    return reps
+
+
+def counted(session: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in session["reps"] if r["number"]]
+
+
+def decoded_frames(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"cv2 cannot open {path}"
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
+def test_clips_are_present() -> None:
+    # An empty glob would silently skip every case below.
+    assert CLIPS, "no sample videos found"
+    for clip in CLIPS:
+        assert clip.with_suffix(".truth.json").exists(), f"{clip.name} has no truth file"
+
+
+@pytest.mark.parametrize(("clip", "door"), cases("outputs"))
+def test_analyze_succeeds_and_writes_every_output(runs: Runs, clip: Path, door: str) -> None:
+    run = runs.get(clip, door)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    for name in OUTPUTS:
+        assert (run.out_dir / name).is_file(), f"{name} missing"
+        assert (run.out_dir / name).stat().st_size > 0, f"{name} is empty"
+    if door == "cli":
+        assert f"Results in {run.out_dir}" in run.stdout
+
+
+@pytest.mark.parametrize(("clip", "door"), cases("schema"))
+def test_session_validates_and_describes_the_clip(runs: Runs, clip: Path, door: str) -> None:
+    run = runs.get(clip, door)
+    session = run.session
+    validate_session(session)
+    meta = run.truth["meta"]
+    assert session["exercise"]["id"] == spec_id(run.truth)
+    assert session["source"]["file"] == clip.name
+    assert (session["source"]["width"], session["source"]["height"]) == (meta["width"], meta["height"])
+    assert session["source"]["frames"] == len(run.truth["frames"])
+    assert session["source"]["unusable"] == []
+
+
+@pytest.mark.parametrize(("clip", "door"), cases("reps"))
+def test_counts_the_truth_reps(runs: Runs, clip: Path, door: str) -> None:
+    run = runs.get(clip, door)
+    reps = counted(run.session)
+    truth = truth_reps(run.truth)
+    assert len(truth) == run.truth["meta"]["reps"]
+    outcomes = [r["outcome"] for r in run.session["reps"]]
+    assert len(reps) == len(truth), f"counted {len(reps)} of {len(truth)}; outcomes {outcomes}"
+    # Counted rep k is truth rep k: their frames overlap.
+    for k, rep in enumerate(reps):
+        frames = set(range(rep["start_index"], rep["end_index"] + 1))
+        assert frames & truth[k], f"rep {rep['number']} ({min(frames)}-{max(frames)}) misses truth rep {k}"
+
+
+@pytest.mark.parametrize(("clip", "door"), cases("verdicts"))
+def test_only_the_faulty_rep_fails(runs: Runs, clip: Path, door: str) -> None:
+    run = runs.get(clip, door)
+    fault = run.truth["meta"].get("fault")
+    expected = {fault["rep"]} if fault else set()
+    truth = truth_reps(run.truth)
+    failed: dict[int, list[str]] = {}
+    for rep in counted(run.session):
+        frames = set(range(rep["start_index"], rep["end_index"] + 1))
+        k = max(truth, key=lambda r: len(frames & truth[r]))  # the truth rep it overlaps most
+        bad = [c["id"] for c in rep["checks"] if c["scored"] and c["passed"] is False]
+        if bad:
+            failed[k] = bad
+    assert set(failed) == expected, f"failed checks by 0-based truth rep: {failed}; expected {expected}"
+
+
+@pytest.mark.parametrize(("clip", "door"), cases("files"))
+def test_per_frame_outputs_cover_every_frame(runs: Runs, clip: Path, door: str) -> None:
+    run = runs.get(clip, door)
+    frames = decoded_frames(clip)
+    assert decoded_frames(run.out_dir / "annotated.mp4") == frames
+    with (run.out_dir / "frames.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:5] == ["frame", "t_s", "person_found", "rep", "phase"]
+    assert [int(r[0]) for r in rows[1:]] == list(range(frames))
+    lines = (run.out_dir / "landmarks.trc").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("PathFileType") and lines[2].split("\t")[2] == str(frames)
+    data = [line for line in lines[5:] if line.strip()]
+    assert [int(line.split("\t")[0]) for line in data] == list(range(1, frames + 1))
