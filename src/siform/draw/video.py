@@ -53,8 +53,12 @@ class FramePainter:
         self.faults = FaultAnnotator()
         t = track.t_ms
         self._spans: list[_FaultSpan] = []
-        for item in [*result.reps, *result.holds]:
-            end_extra = int(np.searchsorted(t, t[item.end_index] + VERDICT_SHOW_MS))
+        items = sorted([*result.reps, *result.holds], key=lambda it: it.start_index)
+        for k, item in enumerate(items):
+            # A fault stays on screen a little after its rep, but never into the next rep's own faults.
+            next_start = items[k + 1].start_index - 1 if k + 1 < len(items) else len(t) - 1
+            shown_until = int(np.searchsorted(t, t[item.end_index] + VERDICT_SHOW_MS))
+            end_extra = max(item.end_index, min(shown_until, next_start))
             for c in item.checks:
                 if c.scored and c.passed is False and c.worst_index is not None:
                     self._spans.append(
