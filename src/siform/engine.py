@@ -189,9 +189,8 @@ class SetTracker:
         items: list[Rep | Hold] = [r for r in reps if r.number] + list(holds)
         failures: dict[str, int] = {}
         for item in items:
-            for c in item.checks:
-                if c.scored and c.passed is False:
-                    failures[c.id] = failures.get(c.id, 0) + 1
+            for c in item.failed:
+                failures[c.id] = failures.get(c.id, 0) + 1
         scores = [i.score for i in items if i.score is not None]
         worst = max(failures, key=lambda cid: failures[cid]) if failures else None
         cue = next((c.cue for c in self.spec.checks if c.id == worst), None)

@@ -80,6 +80,10 @@ class Hold:
     checks: tuple[CheckResult, ...]
     score: float | None
 
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.scored and c.passed is False)
+
 
 @dataclass(frozen=True, slots=True)
 class SetSummary:

@@ -23,10 +23,11 @@ import numpy as np
 from siform.draw.video import FramePainter, write_annotated
 from siform.errors import InputError
 from siform.export import write_frames_csv, write_trc
+from siform.model_store import sha256_of
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseEstimator, PoseTrack
 from siform.report import render_report
-from siform.session import build_session, file_sha256, validate_session, write_session
+from siform.session import build_session, validate_session, write_session
 from siform.signals.compute import SignalSet
 from siform.sources import Frame, VideoFileSource
 from siform.specs.model import ExerciseSpec
@@ -200,7 +201,7 @@ def review_video(
     info = source.info
     session = build_session(
         result, spec, mode="review", model_path=model_path, unusable=unusable, recognition=recognition,
-        source={"file": path.name, "sha256": file_sha256(path), "width": info.width,
+        source={"file": path.name, "sha256": sha256_of(path), "width": info.width,
                 "height": info.height, "fps": round(info.fps, 3)},
     )  # fmt: skip
     validate_session(session)
@@ -217,8 +218,8 @@ def review_video(
     if video and result.view is not None:
         wanted: dict[int, list[tuple[int, str]]] = {}
         for item in [*result.reps, *result.holds]:
-            for c in item.checks:
-                if c.scored and c.passed is False and c.worst_index is not None:
+            for c in item.failed:
+                if c.worst_index is not None:
                     wanted.setdefault(c.worst_index, []).append((item.number, c.id))
         painter = FramePainter(spec, track, result, SignalSet(spec, result.sides))
 

@@ -9,7 +9,6 @@ versions, the source file's sha256), so a report can always be traced back.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from datetime import UTC, datetime
@@ -19,17 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siform import __version__
+from siform.model_store import sha256_of
 from siform.pipeline import SessionResult
 from siform.results import SESSION_SCHEMA_VERSION, to_jsonable
 from siform.specs.model import ExerciseSpec
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _package_version(name: str) -> str | None:
@@ -45,7 +37,7 @@ def software_block(model_path: Path | None) -> dict[str, Any]:
         "mediapipe": _package_version("mediapipe"),
         "python": platform.python_version(),
         "model": (
-            {"file": model_path.name, "sha256": file_sha256(model_path)} if model_path is not None else None
+            {"file": model_path.name, "sha256": sha256_of(model_path)} if model_path is not None else None
         ),
     }
 

@@ -59,11 +59,9 @@ class FramePainter:
             next_start = items[k + 1].start_index - 1 if k + 1 < len(items) else len(t) - 1
             shown_until = int(np.searchsorted(t, t[item.end_index] + VERDICT_SHOW_MS))
             end_extra = max(item.end_index, min(shown_until, next_start))
-            for c in item.checks:
-                if c.scored and c.passed is False and c.worst_index is not None:
-                    self._spans.append(
-                        _FaultSpan(item.start_index, min(end_extra, len(t) - 1), c.worst_index, c)
-                    )
+            for c in item.failed:
+                if c.worst_index is not None:
+                    self._spans.append(_FaultSpan(item.start_index, end_extra, c.worst_index, c))
         self._ends = sorted((r.end_index, r) for r in result.reps if r.number)
         self._hold_ends = sorted((h.end_index, h) for h in result.holds)
         rx = spec.prescription
