@@ -194,9 +194,12 @@ class LiveSession:
         self.tracker = SetTracker(spec, side, _unscored_for_view(spec, view))
         self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
         self._history: deque[tuple[int, FloatArray]] = deque()
-        self._needs_history = any(
-            registry.REGISTRY[b.spec.fn].uses_history for b in self.signals.bound.values()
-        )
+        # Signals that look back are computed over the recent history; the rest over this frame
+        # alone, so a look-back signal does not make every other signal cost O(history) per frame.
+        self._history_names = [
+            n for n, b in self.signals.bound.items() if registry.REGISTRY[b.spec.fn].uses_history
+        ]
+        self._frame_names = [n for n in self.signals.bound if n not in self._history_names]
         self._last_seen: tuple[FloatArray, FloatArray] | None = None  # (33, 2) pixels and their t_ms
 
     def _bridge(self, raw: FloatArray, t_ms: int) -> FloatArray:
@@ -214,15 +217,15 @@ class LiveSession:
         masked = mask_low_visibility(pose.image, self.spec.filter.min_visibility)
         raw = self._bridge(masked[:, :2].astype(np.float64) * self.scale, pose.t_ms)
         px = self._filter.update(raw, pose.t_ms)
-        if self._needs_history:
+        now = np.array([pose.t_ms], dtype=np.int64)
+        row = {n: float(v[-1]) for n, v in self.signals.compute(px[None], now, self._frame_names).items()}
+        if self._history_names:
             self._history.append((pose.t_ms, px))
             while self._history and pose.t_ms - self._history[0][0] > self.HISTORY_MS:
                 self._history.popleft()
             pts = np.stack([p for _t, p in self._history])
             t = np.array([t for t, _p in self._history], dtype=np.int64)
-        else:
-            pts, t = px[None], np.array([pose.t_ms], dtype=np.int64)
-        row = {name: float(v[-1]) for name, v in self.signals.compute(pts, t).items()}
+            row |= {n: float(v[-1]) for n, v in self.signals.compute(pts, t, self._history_names).items()}
         return self.tracker.update(pose.t_ms, row)
 
     def finish(self) -> tuple[list[Rep], list[Hold], SetSummary]:

@@ -56,10 +56,14 @@ class SignalSet:
             landmarks = tuple(registry.required_landmarks(sig.fn, args))
             self.bound[name] = BoundSignal(name, sig, args, landmarks)
 
-    def compute(self, pts: npt.NDArray[Any], t_ms: npt.NDArray[Any]) -> dict[str, FloatArray]:
+    def compute(
+        self, pts: npt.NDArray[Any], t_ms: npt.NDArray[Any], names: list[str] | None = None
+    ) -> dict[str, FloatArray]:
+        """``names`` (default: all) -> ``(T,)`` values over ``pts`` ``(T, 33, 2)``."""
+        bound = self.bound if names is None else {n: self.bound[n] for n in names}
         return {
             name: np.asarray(registry.compute(b.spec.fn, b.args, pts, t_ms), dtype=np.float64)
-            for name, b in self.bound.items()
+            for name, b in bound.items()
         }
 
     def landmarks(self, names: list[str] | None = None) -> list[str]:
