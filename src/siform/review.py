@@ -223,18 +223,16 @@ def review_video(
                     wanted.setdefault(c.worst_index, []).append((item.number, c.id))
         painter = FramePainter(spec, track, result, SignalSet(spec, result.sides))
 
-        def frames_with_thumbs():  # type: ignore[no-untyped-def]
-            with VideoFileSource(path) as again, closing(prefetched(again)) as ahead:
-                for frame in ahead:
-                    yield frame
-                    if frame.index in wanted:  # the painter has drawn on it by now
-                        jpg = _thumbnail(frame.image)
-                        for key in wanted[frame.index]:
-                            thumbnails[key] = jpg
+        def keep_thumbnail(index: int, painted: np.ndarray) -> None:
+            if index in wanted:
+                jpg = _thumbnail(painted)
+                for key in wanted[index]:
+                    thumbnails[key] = jpg
 
         files["video"] = out_dir / "annotated.mp4"
         fps = info.fps if info.fps > 0 else 30.0
-        write_annotated(frames_with_thumbs(), painter, files["video"], (info.width, info.height), fps)
+        with VideoFileSource(path) as again, closing(prefetched(again)) as ahead:
+            write_annotated(ahead, painter, files["video"], (info.width, info.height), fps, keep_thumbnail)
 
     files["report"] = out_dir / "report.html"
     html = render_report(session, result.t_ms, result.signals, thumbnails, history or [])

@@ -7,7 +7,7 @@ Frames are encoded to H.264 (plays in every browser and phone) by the static ffm
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,9 +117,18 @@ class FramePainter:
 
 
 def write_annotated(
-    frames: Iterable[Frame], painter: FramePainter, path: Path, size: tuple[int, int], fps: float
+    frames: Iterable[Frame],
+    painter: FramePainter,
+    path: Path,
+    size: tuple[int, int],
+    fps: float,
+    on_painted: Callable[[int, npt.NDArray[np.uint8]], None] | None = None,
 ) -> int:
-    """Paint and encode every frame to H.264 MP4; returns the number of frames written."""
+    """Paint and encode every frame to H.264 MP4; returns the number of frames written.
+
+    ``on_painted(index, image)`` sees each painted frame before it is encoded (e.g. to keep a
+    thumbnail of the worst moment of a failed check).
+    """
     import imageio_ffmpeg
 
     writer: Iterator[None] = imageio_ffmpeg.write_frames(
@@ -133,6 +142,8 @@ def write_annotated(
         for frame in frames:
             image = np.ascontiguousarray(frame.image)
             painter.paint(frame.index, image)
+            if on_painted is not None:
+                on_painted(frame.index, image)
             writer.send(image)  # type: ignore[attr-defined]
             n += 1
     finally:
