@@ -1,8 +1,9 @@
 """Every clip in ``sample_videos/`` through the real CLI and the Python API, against its truth.
 
-Each ``<clip>.mp4`` has a ``<clip>.truth.json`` beside it, written by the renderer: per frame the
-0-based rep it belongs to (-1 at rest), and in ``meta.fault`` the one rep carrying a fault. New
-clips are picked up by the glob; a new exercise name needs a row in ``SPEC_OF``.
+Each ``<clip>.mp4`` has a ``<clip>.truth.json`` beside it, written by ``tools/synth`` (format 2):
+per frame the 0-based rep it belongs to (-1 at rest); in ``meta`` the spec id, the working side and
+``rep_truth``, each rep's verdict per check from the rig's own geometry. New clips are picked up by
+the glob. (``benchmarks/accuracy.py`` scores the same clips in figures: precision, recall, F1.)
 
 ``analyze`` runs once per clip and door (CLI, API) per test session; the tests read its outputs.
 Where siform's verdicts disagree with the truth the case is a strict xfail whose reason gives the
@@ -34,15 +35,13 @@ CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
 DOORS = ("cli", "api")
 OUTPUTS = ("session.json", "report.html", "annotated.mp4", "frames.csv", "landmarks.trc")
 
-SPEC_OF = {
-    # truth meta.exercise -> exercise spec id
-    "bridge": "glute_bridge",
-    "ballsquat": "ball_squat",
-    "adduction": "band_adduction",
-}
-
 KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
     # clip stem -> test name -> what siform measures instead of the truth
+    "adduction_front": {
+        "verdicts": "level_pelvis also fails on rep 4, the 12-degree trunk lean: MediaPipe's hips tilt "
+        "-5.2 degrees from the set median while the rig's hip line stays level (0.0); trunk_upright fails "
+        "there as the truth says",
+    },
     "ballsquat_front": {
         "verdicts": "slow_lowering fails on all 5 reps (its 'ascent' phase, depth 1.02 -> 0.92, lasts "
         "0.066-0.100 s against a 0.3 s minimum: MediaPipe's depth ratio stays near standing until the "
@@ -82,10 +81,14 @@ def load_truth(clip: Path) -> dict[str, Any]:
 
 
 def spec_id(truth: dict[str, Any]) -> str:
-    name = truth["meta"]["exercise"]
-    if name not in SPEC_OF:
-        pytest.fail(f"truth exercise {name!r} has no spec id: add it to SPEC_OF in {Path(__file__).name}")
-    return SPEC_OF[name]
+    assert truth.get("format") == "siform-synth-truth/2", "re-make the truth: render_samples.py --truth-only"
+    spec: str = truth["meta"]["spec"]
+    return spec
+
+
+def truth_side(truth: dict[str, Any]) -> str | None:
+    meta = truth["meta"]
+    return str(meta["side"]) if meta.get("unilateral") else None
 
 
 class Runs:
@@ -105,12 +108,15 @@ class Runs:
     def _run(self, clip: Path, door: str) -> Run:
         truth = load_truth(clip)
         exercise = spec_id(truth)
+        side = truth_side(truth)
         out_dir = self.root / door / clip.stem
         if door == "cli":
             cmd = [sys.executable, "-m", "siform", "analyze", str(clip), "--exercise", exercise]
+            if side:
+                cmd += ["--side", side]
             proc = subprocess.run([*cmd, "--out", str(out_dir)], capture_output=True, text=True, timeout=600)
             return Run(out_dir, proc.returncode, proc.stdout, proc.stderr, truth)
-        output = review_video(clip, find_spec(exercise), out_dir, self.model_path)
+        output = review_video(clip, find_spec(exercise), out_dir, self.model_path, side=side)
         return Run(out_dir, 1 if output.problems else 0, "", "\n".join(output.problems), truth)
 
 
@@ -129,6 +135,9 @@ def truth_reps(truth: dict[str, Any]) -> dict[int, set[int]]:
 
 
 def counted(session: dict[str, Any]) -> list[dict[str, Any]]:
+    """Counted reps, or the holds of a hold exercise."""
+    if session["exercise"]["kind"] == "hold":
+        return list(session["holds"])
     return [r for r in session["reps"] if r["number"]]
 
 
@@ -189,19 +198,22 @@ def test_counts_the_truth_reps(runs: Runs, clip: Path, door: str) -> None:
 
 
 @pytest.mark.parametrize(("clip", "door"), cases("verdicts"))
-def test_only_the_faulty_rep_fails(runs: Runs, clip: Path, door: str) -> None:
+def test_failed_checks_are_the_truths(runs: Runs, clip: Path, door: str) -> None:
     run = runs.get(clip, door)
-    fault = run.truth["meta"].get("fault")
-    expected = {fault["rep"]} if fault else set()
     truth = truth_reps(run.truth)
-    failed: dict[int, list[str]] = {}
+    judged = {c for rt in run.truth["meta"]["rep_truth"] for c in rt["checks"]}
+    expected = {
+        rt["rep"]: sorted(c for c, v in rt["checks"].items() if v["fail"])
+        for rt in run.truth["meta"]["rep_truth"]
+    }
+    failed: dict[int, list[str]] = {k: [] for k in truth}
     for rep in counted(run.session):
         frames = set(range(rep["start_index"], rep["end_index"] + 1))
         k = max(truth, key=lambda r: len(frames & truth[r]))  # the truth rep it overlaps most
-        bad = [c["id"] for c in rep["checks"] if c["scored"] and c["passed"] is False]
-        if bad:
-            failed[k] = bad
-    assert set(failed) == expected, f"failed checks by 0-based truth rep: {failed}; expected {expected}"
+        failed[k] = sorted(
+            c["id"] for c in rep["checks"] if c["scored"] and c["passed"] is False and c["id"] in judged
+        )
+    assert failed == expected, f"failed checks by 0-based truth rep: {failed}; truth {expected}"
 
 
 @pytest.mark.parametrize(("clip", "door"), cases("files"))

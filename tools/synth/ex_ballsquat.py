@@ -108,8 +108,8 @@ EXERCISE = Exercise(
             why="ball_squat.toml: knee gap over ankle gap above 1.05 means the knees left the ball",
         ),
         "chair_depth": TruthCheck(
-            "thigh_drop_ratio", ("bottom",), "min", max=0.45,
-            why="thigh height over shin height at the bottom; 0.45 is thighs about 60 degrees from vertical",
+            "thigh_drop_ratio", ("bottom",), "min", max=0.55,
+            why="thigh height over shin height at the bottom (3D); 0.55 is the thighs about 30 degrees above level",
         ),
         "slow_lowering": TruthCheck(
             "thigh_drop_ratio", ("down",), "duration_s", min=0.5,

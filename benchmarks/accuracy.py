@@ -1,0 +1,363 @@
+"""Accuracy benchmark: the whole pipeline (video -> pose -> engine -> verdicts) against rendered truth.
+
+    python benchmarks/accuracy.py [CLIP.mp4 ...] [--markdown] [--json OUT] [--no-cache]
+
+For every clip of ``sample_videos/`` (or the ones named) with a ``<clip>.truth.json`` in format 2
+(written by ``tools/synth``), it runs siform as ``siform analyze`` does (same pose model, same
+engine; the annotated video is not drawn, it does not change a verdict) and compares:
+
+- **reps**: siform's counted reps (or timed holds) against the truth's, per set; a set is exact
+  when the counts agree and every truth rep overlaps one counted rep;
+- **verdicts**: per truth rep and check, the truth's verdict (from the rig's own geometry against
+  the clinical size the spec's limit stands for, see each ``tools/synth/ex_*.py``) against
+  siform's: true/false positives and negatives, precision, recall and F1 per check and overall. A
+  truth rep siform did not count is a miss: a false negative for every check the truth fails on
+  it, and not scored otherwise. A check siform leaves unscored is counted apart, as are checks
+  the renderer cannot judge;
+- **signals**: at the frames each check judges (its ``when`` part of the matched rep), siform's
+  signal against the truth metric measuring the same quantity, as RMSE: degrees for angles, and
+  for ratios (a length over a body length) percentage points, 100 x the difference, so 5 pp on a
+  knee/ankle gap ratio is a knee gap off by 5% of the ankle gap; and against the same signal
+  computed on the truth's own 2D joints (what a perfect pose estimator would give, isolating pose
+  error from definition differences).
+
+Poses are cached in ``benchmarks/.cache/`` by video and model hash, so a second run after a spec
+change takes seconds (``--no-cache`` re-runs the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siform.landmarks import NUM_LANDMARKS
+from siform.model_store import ensure_model, sha256_of
+from siform.pipeline import SessionResult, analyze_track
+from siform.pose import PoseTrack
+from siform.review import estimate_track
+from siform.signals.compute import SignalSet
+from siform.specs.load import find_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(__file__).resolve().parent / ".cache"
+TRUTH_FORMAT = "siform-synth-truth/2"
+
+
+# ------------------------------------------------------------------------------------------ poses
+def pose_track(clip: Path, model: Path, use_cache: bool = True) -> PoseTrack:
+    """MediaPipe's poses for every frame of ``clip``, from the cache when the video and model match."""
+    key = hashlib.sha256((sha256_of(clip) + sha256_of(model)).encode()).hexdigest()[:16]
+    path = CACHE / f"{clip.stem}-{key}.npz"
+    if use_cache and path.exists():
+        with np.load(path) as z:
+            return PoseTrack(z["t_ms"], z["image"], z["world"], int(z["width"]), int(z["height"]))
+    track, _ = estimate_track(clip, model)
+    CACHE.mkdir(exist_ok=True)
+    np.savez_compressed(path, t_ms=track.t_ms, image=track.image, world=track.world,
+                        width=track.width, height=track.height)  # fmt: skip
+    return track
+
+
+def truth_points(truth: dict[str, Any]) -> np.ndarray:
+    """``(T, 33, 2)`` pixel positions of the truth's joints; NaN for landmarks it does not carry."""
+    frames = truth["frames"]
+    pts = np.full((len(frames), NUM_LANDMARKS, 2), np.nan)
+    for i, f in enumerate(frames):
+        for k, xy in f["joints2d"].items():
+            pts[i, int(k)] = xy
+    return pts
+
+
+# ---------------------------------------------------------------------------------------- scoring
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    unscored: int = 0
+
+    def add(self, expected: bool, predicted: bool | None) -> None:
+        if predicted is None:
+            if expected:
+                self.fn += 1  # a fault siform could not see is a fault missed
+            else:
+                self.unscored += 1
+        elif expected and predicted:
+            self.tp += 1
+        elif expected:
+            self.fn += 1
+        elif predicted:
+            self.fp += 1
+        else:
+            self.tn += 1
+
+    def merge(self, other: Counts) -> None:
+        for k in ("tp", "fp", "fn", "tn", "unscored"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else math.nan
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else math.nan
+
+    @property
+    def f1(self) -> float:
+        """F1; 1.0 when there was nothing to find and nothing was flagged (no positives at all)."""
+        if self.tp + self.fp + self.fn == 0:
+            return 1.0 if self.tn else math.nan
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn)
+
+
+@dataclass
+class ClipResult:
+    clip: str
+    exercise: str
+    side: str | None
+    truth_reps: int
+    counted: int
+    reps_exact: bool
+    view: str | None
+    counts: dict[str, Counts] = field(default_factory=dict)
+    disagreements: list[str] = field(default_factory=list)
+    untruthed_fails: dict[str, int] = field(default_factory=dict)
+    # signal -> list of (siform - truth) per judged frame, in the unit reported (deg or percent)
+    errors_3d: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors_2d: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    units: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _items(result: SessionResult) -> list[Any]:
+    """Counted reps, or holds for a hold exercise."""
+    if result.holds:
+        return list(result.holds)
+    return [r for r in result.reps if r.number]
+
+
+def _span(item: Any) -> tuple[int, int]:
+    return int(item.start_index), int(item.end_index)
+
+
+def judged_frames(item: Any, when: str) -> range:
+    """The frame indices a check with ``when`` reads on this rep or hold."""
+    start, end = _span(item)
+    top_start = getattr(item, "top_start_index", None)
+    top_end = getattr(item, "top_end_index", None)
+    peak = getattr(item, "peak_index", None)
+    if when == "top" and top_start is not None:
+        return range(top_start, top_end if top_end is not None else end + 1)
+    if when == "ascent" and top_start is not None:
+        return range(start, top_start + 1)
+    if when == "descent" and top_end is not None:
+        return range(top_end, end + 1)
+    if when == "peak" and peak is not None:
+        return range(peak, peak + 1)
+    return range(start, end + 1)
+
+
+def match_reps(truth: dict[str, Any], items: list[Any]) -> dict[int, Any]:
+    """0-based truth rep -> the counted rep (or hold) overlapping it most; each used once."""
+    frames: dict[int, set[int]] = defaultdict(set)
+    for f in truth["frames"]:
+        if f["rep"] >= 0:
+            frames[f["rep"]].add(f["frame"])
+    pairs = []
+    for k, fr in frames.items():
+        for j, item in enumerate(items):
+            s, e = _span(item)
+            overlap = len(fr & set(range(s, e + 1)))
+            if overlap:
+                pairs.append((overlap, k, j))
+    out: dict[int, Any] = {}
+    used: set[int] = set()
+    for _, k, j in sorted(pairs, reverse=True):
+        if k not in out and j not in used:
+            out[k] = items[j]
+            used.add(j)
+    return out
+
+
+def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
+    truth = json.loads(clip.with_suffix(".truth.json").read_text(encoding="utf-8"))
+    if truth.get("format") != TRUTH_FORMAT:
+        raise SystemExit(f"{clip.name}: truth format {truth.get('format')!r}, expected {TRUTH_FORMAT}")
+    meta = truth["meta"]
+    spec = find_spec(meta["spec"])
+    side = meta["side"] if meta.get("unilateral") else None
+    t0 = time.perf_counter()
+    track = pose_track(clip, model, use_cache)
+    result = analyze_track(track, spec, side)
+    seconds = time.perf_counter() - t0
+
+    items = _items(result)
+    matched = match_reps(truth, items)
+    n_truth = meta["reps"]
+    exact = len(items) == n_truth and len(matched) == n_truth
+    res = ClipResult(clip.name, spec.id, side, n_truth, len(items), exact, result.view, seconds=seconds)
+    checks = {c.id: c for c in spec.checks}
+    for rt in meta["rep_truth"]:
+        k = rt["rep"]
+        item = matched.get(k)
+        got = {c.id: c for c in item.checks} if item is not None else {}
+        for cid, tc in rt["checks"].items():
+            if cid not in checks:
+                continue
+            r = got.get(cid)
+            predicted = None if r is None or not r.scored else (r.passed is False)
+            res.counts.setdefault(cid, Counts()).add(tc["fail"], predicted)
+            if predicted is not None and predicted != tc["fail"]:
+                value = "-" if r is None or r.value is None else f"{r.value:.3f}"
+                said = "fails" if tc["fail"] else "passes"
+                ours = "fails" if predicted else "passes"
+                res.disagreements.append(
+                    f"rep {k + 1} {cid}: truth {said} ({tc['metric']} {tc['value']:.2f}), "
+                    f"siform {ours} ({value})"
+                )
+            elif predicted is None and tc["fail"]:
+                res.disagreements.append(f"rep {k + 1} {cid}: truth fails, siform did not judge it")
+        for cid, r in got.items():
+            if cid not in rt["checks"] and r.scored and r.passed is False:
+                res.untruthed_fails[cid] = res.untruthed_fails.get(cid, 0) + 1
+
+    # signals at the judged frames
+    truth_signals = SignalSet(spec, result.sides).compute(truth_points(truth), result.t_ms)
+    metric_of = meta.get("signal_truth", {})
+    for k, item in matched.items():
+        del k
+        for c in spec.checks:
+            idx = np.array(list(judged_frames(item, c.when)), dtype=int)
+            idx = idx[(idx >= 0) & (idx < len(truth["frames"]))]
+            ours = result.signals[c.signal][idx]
+            unit = spec.signals[c.signal].unit
+            percent = unit == "ratio"
+            res.units[c.signal] = "pp" if percent else unit
+            ref2d = truth_signals[c.signal][idx]
+            res.errors_2d[c.signal] += _errors(ours, ref2d, percent)
+            if c.signal in metric_of:
+                mt = metric_of[c.signal]
+                ref3d = np.array([truth["frames"][i]["metrics"][mt["metric"]] for i in idx]) * mt["sign"]
+                res.errors_3d[c.signal] += _errors(ours, ref3d, percent)
+    return res
+
+
+def _errors(ours: np.ndarray, ref: np.ndarray, percent: bool) -> list[float]:
+    ok = np.isfinite(ours) & np.isfinite(ref)
+    d = ours[ok] - ref[ok]
+    if percent:
+        d = 100.0 * d  # percentage points of the body length the ratio is normalised by
+    return [float(x) for x in d]
+
+
+def rmse(errors: list[float]) -> float:
+    return float(np.sqrt(np.mean(np.square(errors)))) if errors else math.nan
+
+
+# ---------------------------------------------------------------------------------------- report
+def summarize(results: list[ClipResult]) -> dict[str, Any]:
+    per_check: dict[str, Counts] = defaultdict(Counts)
+    overall = Counts()
+    err3: dict[str, list[float]] = defaultdict(list)
+    err2: dict[str, list[float]] = defaultdict(list)
+    units: dict[str, str] = {}
+    for r in results:
+        for cid, c in r.counts.items():
+            per_check[f"{r.exercise}.{cid}"].merge(c)
+            overall.merge(c)
+        for s, e in r.errors_3d.items():
+            err3[f"{r.exercise}.{s}"] += e
+        for s, e in r.errors_2d.items():
+            err2[f"{r.exercise}.{s}"] += e
+        for s, u in r.units.items():
+            units[f"{r.exercise}.{s}"] = u
+    exact = sum(r.reps_exact for r in results)
+    return {
+        "clips": len(results),
+        "sets_exact": exact,
+        "sets_exact_share": exact / len(results) if results else math.nan,
+        "overall": overall,
+        "per_check": dict(sorted(per_check.items())),
+        "rmse_3d": {k: rmse(v) for k, v in sorted(err3.items())},
+        "rmse_2d": {k: rmse(v) for k, v in sorted(err2.items())},
+        "frames_3d": {k: len(v) for k, v in err3.items()},
+        "units": units,
+    }
+
+
+def _f(x: float, nd: int = 2) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def render(results: list[ClipResult], summary: dict[str, Any]) -> str:
+    lines = ["| clip | exercise | side | view | reps truth / counted | exact | disagreements |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        dis = "; ".join(r.disagreements) or "none"
+        exact = "yes" if r.reps_exact else "NO"
+        lines.append(f"| {r.clip} | {r.exercise} | {r.side or '-'} | {r.view or '-'} | "
+                     f"{r.truth_reps} / {r.counted} | {exact} | {dis} |")  # fmt: skip
+    lines += ["", f"Rep counts exact on {summary['sets_exact']} of {summary['clips']} sets "
+              f"({100 * summary['sets_exact_share']:.0f}%).", "",
+              "| check | TP | FP | FN | TN | unscored | precision | recall | F1 |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [*summary["per_check"].items(), ("**overall**", summary["overall"])]
+    for name, c in rows:
+        lines.append(f"| {name} | {c.tp} | {c.fp} | {c.fn} | {c.tn} | {c.unscored} | "
+                     f"{_f(c.precision)} | {_f(c.recall)} | {_f(c.f1)} |")  # fmt: skip
+    lines += ["", "| signal (at judged frames) | unit | RMSE vs 3D truth | frames | RMSE vs truth joints |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for name, e2 in summary["rmse_2d"].items():
+        e3 = summary["rmse_3d"].get(name, math.nan)
+        lines.append(f"| {name} | {summary['units'].get(name, '')} | {_f(e3)} | "
+                     f"{summary['frames_3d'].get(name, 0)} | {_f(e2)} |")  # fmt: skip
+    untruthed = {f"{r.clip}:{k}": v for r in results for k, v in r.untruthed_fails.items()}
+    if untruthed:
+        lines += ["", "Failed verdicts on checks the renderer does not judge (no truth): "
+                  + ", ".join(f"{k} x{v}" for k, v in sorted(untruthed.items()))]  # fmt: skip
+    return "\n".join(lines)
+
+
+def sample_clips() -> list[Path]:
+    return sorted(p for p in (ROOT / "sample_videos").glob("*.mp4") if p.with_suffix(".truth.json").exists())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("clips", nargs="*", type=Path, help="default: every clip in sample_videos/")
+    ap.add_argument("--no-cache", action="store_true", help="run the pose model even when cached")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    a = ap.parse_args(argv)
+    model = ensure_model("full").path
+    clips = a.clips or sample_clips()
+    results = []
+    for clip in clips:
+        r = score_clip(clip, model, use_cache=not a.no_cache)
+        print(f"{clip.name}: {r.counted}/{r.truth_reps} reps, {len(r.disagreements)} disagreement(s) "
+              f"({r.seconds:.1f} s)", file=sys.stderr, flush=True)  # fmt: skip
+        results.append(r)
+    summary = summarize(results)
+    print(render(results, summary))
+    if a.json:
+        doc = {**summary, "overall": vars(summary["overall"]),
+               "per_check": {k: vars(v) for k, v in summary["per_check"].items()},
+               "clips": [{k: v for k, v in vars(r).items() if k not in ("errors_3d", "errors_2d", "counts")}
+                         for r in results]}  # fmt: skip
+        a.json.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
