@@ -27,27 +27,20 @@ from common import MP_JOINTS, Ctx, Rig, Variation
 from mathutils import Vector
 
 GENERATOR_VERSION = 2
-EXERCISE_MODULES = [
-    "ex_bridge",
-    "ex_single_leg_lift",
-    "ex_ballsquat",
-    "ex_adduction",
-    "ex_pelvic_list",
-    "ex_side_plank",
-    "ex_clamshell",
-    "ex_thigh_stretch",
-]
 
 
-def load_exercises():
-    """name -> Exercise, for every exercise module present (a module still being written is skipped)."""
-    out = {}
+def exercise_names():
+    """Every exercise beside this file: module ex_<name>.py declares EXERCISE (named <name>)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    for m in EXERCISE_MODULES:
-        if os.path.isfile(os.path.join(here, m + ".py")):
-            ex = importlib.import_module(m).EXERCISE
-            out[ex.name] = ex
-    return out
+    return sorted(f[3:-3] for f in os.listdir(here) if f.startswith("ex_") and f.endswith(".py"))
+
+
+def load_exercise(name):
+    """Only the module asked for is imported, so one being edited cannot break another's render."""
+    ex = importlib.import_module("ex_" + name).EXERCISE
+    if ex.name != name:
+        raise SystemExit(f"ex_{name}.py declares exercise {ex.name!r}")
+    return ex
 
 
 def parse_faults(text, ex, nreps):
@@ -153,10 +146,9 @@ def keyframe_objects(objs_per_frame, scene_objs):
 
 
 def main():
-    exercises = load_exercises()
     argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
     ap = argparse.ArgumentParser(prog="blender -b --python make_clip.py --")
-    ap.add_argument("clip", choices=sorted(exercises))
+    ap.add_argument("clip", choices=exercise_names())
     ap.add_argument("--seed", type=int, default=0, help="seeds every random choice of the clip")
     ap.add_argument("--jitter", type=float, default=1.0, help="scale of the seeded variation (0 = nominal)")
     ap.add_argument("--faults", default=None, help="REP:KIND[:MAG],... (1-based reps); '' = a clean clip")
@@ -180,7 +172,7 @@ def main():
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--view", default=None, help="camera view; the exercise's first view by default")
     a = ap.parse_args(argv)
-    ex = exercises[a.clip]
+    ex = load_exercise(a.clip)
     nreps = a.reps or ex.default_reps
     view = a.view or next(iter(ex.views))
     if view not in ex.views:
