@@ -7,6 +7,7 @@ import pytest
 
 from siform.gate import (
     FRONT_MIN_WIDTH_RATIO,
+    FRONT_MIN_WIDTH_RATIO_SIDE_LYING,
     RAISED_MIN_WIDTH_RATIO,
     assess_setup,
     classify_view,
@@ -94,6 +95,13 @@ FEET = [
 )
 def test_classify_view(ratio: float, expected: tuple[str | None, str | None]) -> None:
     assert classify_view(ratio) == expected
+
+
+def test_a_side_lying_person_faces_the_camera_at_a_lower_ratio() -> None:
+    # 0.435: a rendered clamshell from a camera tilted 27 degrees, as MediaPipe reads it
+    assert classify_view(0.435, FRONT_MIN_WIDTH_RATIO_SIDE_LYING) == ("front", None)
+    assert classify_view(0.435) == ("side", "raised")  # standing or supine: side on, from above
+    assert classify_view(0.38, FRONT_MIN_WIDTH_RATIO_SIDE_LYING) == ("side", "raised")
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,12 @@ from siform.specs.model import ExerciseSpec, ViewSpec
 
 FRONT_MIN_WIDTH_RATIO = 0.48
 """(shoulder + hip width) / 2 over torso length, at or above which the camera faces the person."""
+FRONT_MIN_WIDTH_RATIO_SIDE_LYING = 0.40
+"""The same for a person lying on their side: MediaPipe draws stacked hips and shoulders closer
+together than they are (on a rendered clamshell from a camera tilted down 27 degrees: hips 0.31
+torso lengths apart against the rig's 0.43, a ratio of 0.435 in all), so a face-on camera reads
+lower than for someone standing. From the head or feet end the torso is seen end-on and the ratio
+is large; from overhead it is near 0; so the lower bar does not let a wrong view through."""
 RAISED_MIN_WIDTH_RATIO = 0.22
 """Below the front range, at or above this a side camera is raised (looks down on the person)."""
 
@@ -49,11 +55,11 @@ def width_ratio(pts: npt.NDArray[np.floating]) -> float:
         return _median(width / torso)
 
 
-def classify_view(ratio: float) -> tuple[str | None, str | None]:
+def classify_view(ratio: float, front_min: float = FRONT_MIN_WIDTH_RATIO) -> tuple[str | None, str | None]:
     """(facing, elevation) from :func:`width_ratio`; elevation only for side views."""
     if not np.isfinite(ratio):
         return None, None
-    if ratio >= FRONT_MIN_WIDTH_RATIO:
+    if ratio >= front_min:
         return "front", None
     return "side", ("raised" if ratio >= RAISED_MIN_WIDTH_RATIO else "low")
 
@@ -100,7 +106,8 @@ def assess_setup(
             shown = ", ".join(n.replace("_", " ") for n in hidden[:3])
             hints.append(f"The camera cannot see your {shown}: make sure your whole body is in view.")
 
-    facing, elevation = classify_view(width_ratio(pts_px[found]))
+    front_min = FRONT_MIN_WIDTH_RATIO_SIDE_LYING if spec.posture == "side_lying" else FRONT_MIN_WIDTH_RATIO
+    facing, elevation = classify_view(width_ratio(pts_px[found]), front_min)
     view = next((v for v in spec.views if _view_matches(v, facing, elevation)), None)
     if view is None:
         # The right facing at another camera height: reps can still be counted, but checks that
