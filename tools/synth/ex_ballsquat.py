@@ -79,6 +79,7 @@ def setup(rig, ctx):
         al, ar = np.array(J["foot.L"]), np.array(J["foot.R"])
         hl, hr = np.array(J["upperleg01.L"]), np.array(J["upperleg01.R"])
         thigh = (hl[2] - kl[2]) + (hr[2] - kr[2])
+        standing = rig.Lt + rig.Ls - 0.004  # hip above ankle with both legs straight (rest of the pose)
         shin = (kl[2] - al[2]) + (kr[2] - ar[2])
         return {
             "knee_separation_m": float(abs(kl[0] - kr[0])),
@@ -86,6 +87,7 @@ def setup(rig, ctx):
             "knee_to_ankle_sep_ratio": float(abs(kl[0] - kr[0]) / abs(al[0] - ar[0])),
             "hip_height_m": float((hl[2] + hr[2]) / 2),
             "thigh_drop_ratio": float(thigh / shin),
+            "hip_lowering_ratio": float(1.0 - ((hl[2] + hr[2]) - (al[2] + ar[2])) / (2 * standing)),
         }
 
     return cam, sched, pose, metrics, [ball], []
@@ -117,6 +119,6 @@ EXERCISE = Exercise(
         ),
     },
     mirror_axis=0,
-    signal_truth={"knees": ("knee_to_ankle_sep_ratio", 1.0, False), "depth": ("thigh_drop_ratio", 1.0, False)},
+    signal_truth={"knees": ("knee_to_ankle_sep_ratio", 1.0, False), "depth": ("hip_lowering_ratio", 1.0, False)},
     default_fault_rep=3,
 )
