@@ -199,7 +199,7 @@ def ball_squat_front_view(
     toes_deg: float = 35.0,
     fast_rep: int | None = 4,
     down_s: float = 2.5,
-    fast_down_s: float = 0.8,
+    fast_down_s: float = 0.3,
     noise_px: float = 0.0,
     seed: int = 0,
     dropout: Dropout = None,

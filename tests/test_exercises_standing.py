@@ -191,12 +191,13 @@ def test_side_plank_tells_sagging_from_piking() -> None:
     assert pike["straight_line"].passed is False
 
 
-def test_ball_squat_tempo_is_reported_in_seconds() -> None:
+def test_ball_squat_tempo_is_the_lowering_speed() -> None:
+    # 2.5 s lowerings against one of 0.3 s: standing hip heights per second, fastest in the rep
     track, _truth = fs.ball_squat_front_view(fast_rep=4)
-    rep = items(analyze_track(track, spec_of("ball_squat")))[4]
-    tempo = next(c for c in rep.checks if c.id == "slow_lowering")
-    assert tempo.unit == "s"
-    assert tempo.value is not None and 0.1 < tempo.value < 0.5
+    reps = items(analyze_track(track, spec_of("ball_squat")))
+    speed = [next(c for c in rep.checks if c.id == "slow_lowering").value for rep in reps]
+    assert all(v is not None for v in speed)
+    assert speed[4] > 1.0 > 0.3 > max(v for k, v in enumerate(speed) if k != 4)  # type: ignore[operator]
 
 
 def test_single_leg_lift_level_pelvis_needs_the_raised_camera() -> None:

@@ -42,12 +42,6 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
         "-5.2 degrees from the set median while the rig's hip line stays level (0.0); trunk_upright fails "
         "there as the truth says",
     },
-    "ballsquat_front": {
-        "verdicts": "slow_lowering fails on all 5 reps (its 'ascent' phase, depth 1.02 -> 0.92, lasts "
-        "0.066-0.100 s against a 0.3 s minimum: MediaPipe's depth ratio stays near standing until the "
-        "last quarter of the lowering, see ball_squat.toml); knees_together fails only on rep 3 "
-        "(1.17 > 1.05), as the truth says",
-    },
 }
 
 

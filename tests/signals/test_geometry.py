@@ -606,3 +606,48 @@ def test_hip_to_shoulder_offset_ratio_yardstick_is_the_median_over_frames() -> N
     frames[2, Landmark.RIGHT_SHOULDER, 1] -= 20.0
     got = g.hip_to_shoulder_offset_ratio(frames)
     np.testing.assert_allclose(got, np.full(5, 0.625))
+
+
+# ---------------------------------------------------------------------------------------------
+# hip_lowering_ratio
+# ---------------------------------------------------------------------------------------------
+
+
+def squat_track(heights: list[float], dt_ms: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+    """Standing poses whose hips sit ``heights`` px above the ankles (ankles at y = 500)."""
+    pts, t = track(len(heights), dt_ms)
+    pts[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], 1] = 500.0
+    pts[:, [L.LEFT_HIP, L.RIGHT_HIP], 1] = 500.0 - np.asarray(heights)[:, None]
+    return pts, t
+
+
+def test_hip_lowering_is_the_share_of_standing_hip_height_lost() -> None:
+    pts, t = squat_track([400, 400, 300, 200, 300, 400])
+    close(g.hip_lowering_ratio(pts, t, 10_000), [0, 0, 0.25, 0.5, 0.25, 0])
+    # the same squat by a person half the size, elsewhere in the picture: the same values
+    small = pts * 0.5 + 40.0
+    close(g.hip_lowering_ratio(small, t, 10_000), [0, 0, 0.25, 0.5, 0.25, 0])
+
+
+def test_hip_lowering_reference_is_the_trailing_window_only() -> None:
+    pts, t = squat_track([400, 300, 300, 300, 300])
+    out = g.hip_lowering_ratio(pts, t, 250)  # 400 leaves the window after 2.5 frames
+    close(out, [0, 0.25, 0.25, 0, 0])
+    close(g.hip_lowering_ratio(pts[:3], t[:3], 250), out[:3])  # causal: the future changes nothing
+
+
+def test_hip_lowering_skips_missing_frames() -> None:
+    pts, t = squat_track([400, 400, 200, 400])
+    pts[1, L.LEFT_HIP] = np.nan
+    close(g.hip_lowering_ratio(pts, t, 10_000), [0, NAN, 0.5, 0])
+    with pytest.raises(ValueError, match="window_ms"):
+        g.hip_lowering_ratio(pts, t, 0)
+
+
+def test_hip_lowering_speed_is_standing_heights_per_second() -> None:
+    pts, t = squat_track([400, 400, 360, 320, 320, 360])  # 0.1 standing heights per 100 ms frame
+    close(g.hip_lowering_speed(pts, t, 10_000, 100), [NAN, 0, 1.0, 1.0, 0, -1.0])
+    # a longer lag averages over more frames: 0.2 over 0.2 s
+    close(g.hip_lowering_speed(pts, t, 10_000, 200), [NAN, NAN, 0.5, 1.0, 0.5, -0.5])
+    with pytest.raises(ValueError, match="lag_ms"):
+        g.hip_lowering_speed(pts, t, 10_000, 0)

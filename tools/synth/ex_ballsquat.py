@@ -114,8 +114,8 @@ EXERCISE = Exercise(
             why="thigh height over shin height at the bottom (3D); 0.55 is the thighs about 30 degrees above level",
         ),
         "slow_lowering": TruthCheck(
-            "thigh_drop_ratio", ("down",), "duration_s", min=0.5,
-            why="a lowering faster than half a second is a drop, not a controlled squat",
+            "thigh_drop_ratio", ("down",), "duration_s", min=0.6,
+            why="ball_squat.toml: a lowering faster than about 0.6 s is a drop into the squat, not a controlled one",
         ),
     },
     mirror_axis=0,

@@ -23,6 +23,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Final, Literal
 
@@ -642,3 +643,67 @@ def stillness_ratio(
         rms = np.sqrt((total - total[first - 1]) / n)
     missing = (n == 0) | np.isnan(xy).any(axis=(1, 2)) | ~(torso > 0)
     return np.asarray(np.where(missing, np.nan, rms), dtype=np.float64)
+
+
+def hip_lowering_ratio(pts: Points, t_ms: npt.ArrayLike, window_ms: float) -> FloatArray:
+    """Share of the standing hip height lost: ``1 - h_j / max(h over the trailing window)``.
+
+    ``h`` is the image height of the hip midpoint above the ankle midpoint (image y). 0 standing
+    tall, about 0.3 at chair height for a squat, 1 with the hips at ankle level. The reference is the
+    highest the hips stood in the last ``window_ms``, so the person is their own yardstick: no body
+    proportion enters, and the hips and ankles are the joints MediaPipe keeps in place while a
+    squatting knee comes towards the camera (its knee landmark then drifts down, which bent the
+    thigh/shin ratio this replaces). Causal: only past frames, so live and offline agree. NaN where
+    the hips or ankles are missing now, or no valid standing height is in the window. Needs
+    ``(T, 33, D)`` and ``t_ms`` ``(T,)`` non-decreasing. Invariant to translation, scale and mirror.
+    """
+    pts = _checked(pts)
+    t = np.asarray(t_ms, dtype=np.float64)
+    if pts.ndim != 3 or t.shape != pts.shape[:1]:
+        raise ValueError(f"hip_lowering_ratio needs pts (T, 33, D) and t_ms (T,), got {pts.shape}, {t.shape}")
+    if not window_ms > 0:
+        raise ValueError(f"window_ms must be > 0, got {window_ms}")
+
+    def mid_y(joint: str) -> FloatArray:
+        return 0.5 * (
+            _at(pts, side_landmark("left", joint), 2)[..., 1]
+            + _at(pts, side_landmark("right", joint), 2)[..., 1]
+        )
+
+    h = mid_y("ankle") - mid_y("hip")
+    ref = np.full(h.shape, np.nan)
+    window: deque[int] = deque()  # indices of a decreasing run of heights inside the window
+    for j in range(h.shape[0]):
+        if np.isfinite(h[j]):
+            while window and h[window[-1]] <= h[j]:
+                window.pop()
+            window.append(j)
+        while window and t[window[0]] <= t[j] - window_ms:
+            window.popleft()
+        if window:
+            ref[j] = h[window[0]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 1.0 - h / ref
+    return np.asarray(np.where(ref > 0, out, np.nan), dtype=np.float64)
+
+
+def hip_lowering_speed(pts: Points, t_ms: npt.ArrayLike, window_ms: float, lag_ms: float) -> FloatArray:
+    """How fast the hips are going down, in standing hip heights per second (negative rising).
+
+    The change of :func:`hip_lowering_ratio` over the last ``lag_ms``, divided by the time it took:
+    a squat lowered over 3 s peaks near 0.2 /s, over 1 s near 0.6 /s, and a drop into the bottom in
+    a quarter second near 2 /s. A speed rather than a duration, because the duration of a descent
+    depends on where one says it starts and ends, which a few pixels of jitter move by frames.
+    Causal, like the ratio it is made from. NaN where either end of the step is missing or no frame
+    is at least ``lag_ms`` old yet.
+    """
+    t = np.asarray(t_ms, dtype=np.float64)
+    if not lag_ms > 0:
+        raise ValueError(f"lag_ms must be > 0, got {lag_ms}")
+    low = hip_lowering_ratio(pts, t, window_ms)
+    back = np.searchsorted(t, t - lag_ms, side="right") - 1  # newest frame at least lag_ms old
+    ok = back >= 0
+    prev = np.where(ok, low[np.maximum(back, 0)], np.nan)
+    dt_s = np.where(ok, (t - t[np.maximum(back, 0)]) / 1000.0, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray((low - prev) / dt_s, dtype=np.float64)

@@ -104,6 +104,22 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
     ),
+    "hip_lowering_ratio": SignalFn(
+        g.hip_lowering_ratio,
+        frozenset({"window_ms"}),
+        frozenset(),
+        ("left_hip", "right_hip", "left_ankle", "right_ankle"),
+        needs_time=True,
+        uses_history=True,
+    ),
+    "hip_lowering_speed": SignalFn(
+        g.hip_lowering_speed,
+        frozenset({"window_ms", "lag_ms"}),
+        frozenset(),
+        ("left_hip", "right_hip", "left_ankle", "right_ankle"),
+        needs_time=True,
+        uses_history=True,
+    ),
     "toe_out_ratio": SignalFn(
         g.toe_out_ratio,
         frozenset(),
