@@ -279,6 +279,14 @@ def test_pelvic_drop_left_is_pelvic_obliquity() -> None:
     close(g.pelvic_drop_deg(pts, "right"), -g.pelvic_obliquity_deg(pts))
 
 
+@pytest.mark.parametrize(("side", "points", "expected"), DROP_CASES)
+def test_knee_line_drop_deg_is_pelvic_drop_on_the_knees(side: str, points: dict, expected: float) -> None:
+    knees = {name.replace("hip", "knee"): xy for name, xy in points.items()}
+    close(g.knee_line_drop_deg(frame(**knees), side), expected)  # type: ignore[arg-type]
+    # the hips do not enter
+    close(g.knee_line_drop_deg(frame(**knees, left_hip=(0, 0), right_hip=(9, 99)), side), expected)  # type: ignore[arg-type]
+
+
 def test_pelvic_drop_bad_side() -> None:
     with pytest.raises(ValueError, match="side"):
         g.pelvic_drop_deg(frame(**HIPS), "both")  # type: ignore[arg-type]

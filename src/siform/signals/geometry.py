@@ -468,6 +468,22 @@ def pelvic_drop_deg(pts: Points, side: Side) -> FloatArray:
     return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
 
 
+def knee_line_drop_deg(pts: Points, side: Side) -> FloatArray:
+    """:func:`pelvic_drop_deg` on the knees: positive when ``side``'s knee is lower than the other.
+
+    For a pelvic list, where the free leg hangs straight below its hip, the knee line tilts with
+    the pelvis and, being a leg's length from the pelvis, moves several times as far in the image.
+    MediaPipe keeps its knee landmarks on the knees; its hip landmarks, buried in the pelvis, follow
+    a side-to-side tilt of it only in part (on rendered pelvic lists, a quarter of a 10-degree drop,
+    while the knee line read 8-10 degrees). Image x, y only; front or back views. NaN when the knees
+    coincide. Mirror: unchanged with ``side`` swapped.
+    """
+    pts = _checked(pts)
+    d = _side_at(pts, side, "knee", 2) - _side_at(pts, _other(side), "knee", 2)
+    deg = np.degrees(np.arctan2(d[..., 1], np.abs(d[..., 0])))
+    return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
+
+
 # ---------------------------------------------------------------------------------------------
 # Exercise signals B: clamshell, lying holds (pillow squeeze, band abduction), stretches, cat-cow
 # ---------------------------------------------------------------------------------------------

@@ -147,6 +147,9 @@ REGISTRY: Final[dict[str, SignalFn]] = {
     "pelvic_drop_deg": SignalFn(
         g.pelvic_drop_deg, frozenset({"side"}), frozenset({"side"}), ("left_hip", "right_hip")
     ),
+    "knee_line_drop_deg": SignalFn(
+        g.knee_line_drop_deg, frozenset({"side"}), frozenset({"side"}), ("left_knee", "right_knee")
+    ),
     # Exercise signals B: clamshell, lying holds, stretches, cat-cow.
     "knee_lift_deg": SignalFn(
         g.knee_lift_deg,
