@@ -29,14 +29,16 @@ def plan() -> list[list[str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--only", nargs="*", default=None, help="clip stems to consider")
+    ap.add_argument("--only", nargs="*", default=None, help="clip stems to consider, in this order")
     ap.add_argument("--truth-only", action="store_true")
     a = ap.parse_args()
     todo = []
-    for args in plan():
+    lines = plan()
+    if a.only is not None:  # in the order given
+        by_stem = {Path(args[1]).stem: args for args in lines}
+        lines = [by_stem[stem] for stem in a.only if stem in by_stem]
+    for args in lines:
         out = ROOT / args[1]
-        if a.only is not None and out.stem not in a.only:
-            continue
         if a.truth_only:
             if out.exists():
                 todo.append([*args, "--truth-only"])
