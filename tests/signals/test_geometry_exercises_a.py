@@ -279,12 +279,42 @@ def test_pelvic_drop_left_is_pelvic_obliquity() -> None:
     close(g.pelvic_drop_deg(pts, "right"), -g.pelvic_obliquity_deg(pts))
 
 
-@pytest.mark.parametrize(("side", "points", "expected"), DROP_CASES)
-def test_knee_line_drop_deg_is_pelvic_drop_on_the_knees(side: str, points: dict, expected: float) -> None:
-    knees = {name.replace("hip", "knee"): xy for name, xy in points.items()}
-    close(g.knee_line_drop_deg(frame(**knees), side), expected)  # type: ignore[arg-type]
-    # the hips do not enter
-    close(g.knee_line_drop_deg(frame(**knees, left_hip=(0, 0), right_hip=(9, 99)), side), expected)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("side", "knees", "expected"),
+    [
+        ("left", {"left_knee": (340, 480), "right_knee": (260, 480)}, 0.0),  # level
+        ("left", {"left_knee": (340, 480 + 80 * TAN10), "right_knee": (260, 480)}, 10.0),  # left knee lower
+        ("right", {"left_knee": (340, 480 + 80 * TAN10), "right_knee": (260, 480)}, -10.0),
+        # the knees meet (a leg swept across the other): still their height difference over hip width
+        ("left", {"left_knee": (300, 480 + 80 * TAN10), "right_knee": (301, 480)}, 10.0),
+        ("left", {"left_knee": (340, 480)}, NAN),  # a knee lost
+    ],
+)
+def test_knee_drop_deg_is_the_knee_height_difference_over_hip_width(
+    side: str, knees: dict, expected: float
+) -> None:
+    # standing level first, then the knees as given: the drop both below the other knee and below
+    # where this knee stood
+    level = frame(**HIPS, left_knee=(340, 480), right_knee=(260, 480))
+    pts = np.stack([level, frame(**HIPS, **knees)])
+    close(g.knee_drop_deg(pts, np.array([0, 100]), side, 5000)[1], expected)  # type: ignore[arg-type]
+
+
+def test_knee_drop_is_the_knee_that_moved() -> None:
+    level = frame(**HIPS, left_knee=(340, 480), right_knee=(260, 480))
+    left_down = frame(**HIPS, left_knee=(340, 480 + 80 * TAN10), right_knee=(260, 480))
+    right_up = frame(**HIPS, left_knee=(340, 480), right_knee=(260, 480 - 80 * TAN10))
+    t = np.array([0, 100])
+    close(g.knee_drop_deg(np.stack([level, left_down]), t, "left", 5000)[1], 10.0)
+    # the right knee rose instead: the left is lower than it, but no lower than it stood
+    close(g.knee_drop_deg(np.stack([level, right_up]), t, "left", 5000)[1], 0.0)
+    # once the window has forgotten how it stood, only the other knee is left to compare with
+    close(g.knee_drop_deg(np.stack([level, left_down]), np.array([0, 9000]), "left", 5000)[1], 0.0)
+
+
+def test_knee_drop_needs_the_hips_apart() -> None:
+    pts = frame(left_hip=(300, 330), right_hip=(300, 330), left_knee=(340, 490), right_knee=(260, 480))
+    close(g.knee_drop_deg(pts[None], np.zeros(1), "left", 5000), NAN)
 
 
 def test_pelvic_drop_bad_side() -> None:

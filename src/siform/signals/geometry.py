@@ -468,20 +468,29 @@ def pelvic_drop_deg(pts: Points, side: Side) -> FloatArray:
     return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
 
 
-def knee_line_drop_deg(pts: Points, side: Side) -> FloatArray:
-    """:func:`pelvic_drop_deg` on the knees: positive when ``side``'s knee is lower than the other.
+def knee_drop_deg(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float) -> FloatArray:
+    """How far ``side``'s knee has dropped, as an angle over the hip width: positive lower.
 
-    For a pelvic list, where the free leg hangs straight below its hip, the knee line tilts with
-    the pelvis and, being a leg's length from the pelvis, moves several times as far in the image.
-    MediaPipe keeps its knee landmarks on the knees; its hip landmarks, buried in the pelvis, follow
-    a side-to-side tilt of it only in part (on rendered pelvic lists, a quarter of a 10-degree drop,
-    while the knee line read 8-10 degrees). Image x, y only; front or back views. NaN when the knees
-    coincide. Mirror: unchanged with ``side`` swapped.
+    The smaller of two drops, each ``atan2(dy, |left_hip_x - right_hip_x|)``: below the other knee,
+    and below the highest this knee stood in the trailing ``window_ms``. For a pelvic list, where
+    the free leg hangs straight below its hip, the free knee drops as far as the hip does, so both
+    read the pelvis's tilt; MediaPipe keeps its knee landmarks on the knees, while its hip landmarks
+    follow a sideways tilt of the pelvis only in part (on rendered pelvic lists: about 0 of a true
+    10-degree drop, against 6-9 here). Needing both tells which knee moved: when the other knee
+    rises instead (a leg swept in against a band), this knee is lower than that one but no lower
+    than it stood. The hip width is the yardstick, not the knees' own distance, so knees that meet
+    do not tilt a line through them. Causal. Image x, y only; front or back views. NaN when the hips
+    share an x or a knee is missing. Mirror: unchanged with ``side`` swapped.
     """
     pts = _checked(pts)
-    d = _side_at(pts, side, "knee", 2) - _side_at(pts, _other(side), "knee", 2)
-    deg = np.degrees(np.arctan2(d[..., 1], np.abs(d[..., 0])))
-    return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
+    t = np.asarray(t_ms, dtype=np.float64)
+    knee_y = _side_at(pts, side, "knee", 2)[..., 1]
+    other_y = _side_at(pts, _other(side), "knee", 2)[..., 1]
+    width = np.abs(_at(pts, Landmark.LEFT_HIP, 2)[..., 0] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 0])
+    highest = -_trailing_max(-knee_y, t, window_ms)  # image y grows downwards
+    dy = np.minimum(knee_y - other_y, knee_y - highest)
+    deg = np.degrees(np.arctan2(dy, width))
+    return np.asarray(np.where(width > 0, deg, np.nan), dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -661,6 +670,22 @@ def stillness_ratio(
     return np.asarray(np.where(missing, np.nan, rms), dtype=np.float64)
 
 
+def _trailing_max(x: FloatArray, t: FloatArray, window_ms: float) -> FloatArray:
+    """For each frame j, the largest finite ``x`` with time in ``(t_j - window_ms, t_j]``; NaN if none."""
+    out = np.full(x.shape, np.nan)
+    window: deque[int] = deque()  # indices of a decreasing run of values inside the window
+    for j in range(x.shape[0]):
+        if np.isfinite(x[j]):
+            while window and x[window[-1]] <= x[j]:
+                window.pop()
+            window.append(j)
+        while window and t[window[0]] <= t[j] - window_ms:
+            window.popleft()
+        if window:
+            out[j] = x[window[0]]
+    return out
+
+
 def hip_lowering_ratio(pts: Points, t_ms: npt.ArrayLike, window_ms: float) -> FloatArray:
     """Share of the standing hip height lost: ``1 - h_j / max(h over the trailing window)``.
 
@@ -687,17 +712,7 @@ def hip_lowering_ratio(pts: Points, t_ms: npt.ArrayLike, window_ms: float) -> Fl
         )
 
     h = mid_y("ankle") - mid_y("hip")
-    ref = np.full(h.shape, np.nan)
-    window: deque[int] = deque()  # indices of a decreasing run of heights inside the window
-    for j in range(h.shape[0]):
-        if np.isfinite(h[j]):
-            while window and h[window[-1]] <= h[j]:
-                window.pop()
-            window.append(j)
-        while window and t[window[0]] <= t[j] - window_ms:
-            window.popleft()
-        if window:
-            ref[j] = h[window[0]]
+    ref = _trailing_max(h, t, window_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 1.0 - h / ref
     return np.asarray(np.where(ref > 0, out, np.nan), dtype=np.float64)

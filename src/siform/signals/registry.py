@@ -147,8 +147,13 @@ REGISTRY: Final[dict[str, SignalFn]] = {
     "pelvic_drop_deg": SignalFn(
         g.pelvic_drop_deg, frozenset({"side"}), frozenset({"side"}), ("left_hip", "right_hip")
     ),
-    "knee_line_drop_deg": SignalFn(
-        g.knee_line_drop_deg, frozenset({"side"}), frozenset({"side"}), ("left_knee", "right_knee")
+    "knee_drop_deg": SignalFn(
+        g.knee_drop_deg,
+        frozenset({"side", "window_ms"}),
+        frozenset({"side"}),
+        ("left_knee", "right_knee", "left_hip", "right_hip"),
+        needs_time=True,
+        uses_history=True,
     ),
     # Exercise signals B: clamshell, lying holds, stretches, cat-cow.
     "knee_lift_deg": SignalFn(
