@@ -651,3 +651,16 @@ def test_hip_lowering_speed_is_standing_heights_per_second() -> None:
     close(g.hip_lowering_speed(pts, t, 10_000, 200), [NAN, NAN, 0.5, 1.0, 0.5, -0.5])
     with pytest.raises(ValueError, match="lag_ms"):
         g.hip_lowering_speed(pts, t, 10_000, 0)
+
+
+def test_hip_rise_is_the_lift_above_the_hips_own_rest() -> None:
+    # lying on the left side facing the camera: shoulder and ankle 300 px apart, hip resting 10 px up
+    pts = np.full((4, NUM_LANDMARKS, 2), np.nan)
+    pts[:, L.LEFT_SHOULDER] = (100, 400)
+    pts[:, L.LEFT_ANKLE] = (400, 400)
+    pts[:, L.LEFT_HIP, 0] = 250
+    pts[:, L.LEFT_HIP, 1] = [390, 390, 360, 390]  # rest, rest, 30 px up (0.1 body lengths), rest
+    t = np.arange(4) * 1000.0
+    close(g.hip_rise_ratio(pts, t, "left", 60_000), [0, 0, 0.1, 0])
+    # with a window shorter than the rest before it, the lifted pose becomes its own reference
+    close(g.hip_rise_ratio(pts, t, "left", 500), [0, 0, 0, 0])

@@ -738,3 +738,24 @@ def hip_lowering_speed(pts: Points, t_ms: npt.ArrayLike, window_ms: float, lag_m
     dt_s = np.where(ok, (t - t[np.maximum(back, 0)]) / 1000.0, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray((low - prev) / dt_s, dtype=np.float64)
+
+
+def hip_rise_ratio(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float) -> FloatArray:
+    """How far ``side``'s hip has risen above the lowest it lay in the trailing window, in body lengths.
+
+    The hip's image height above the ankle of the same side, over the shoulder -> ankle distance,
+    minus the smallest such value in the last ``window_ms``. For a side plank filmed from the front:
+    0 while the hips rest on the mat, then the lift. The person's own resting pose is the reference,
+    because how high a resting hip reads depends on the body and the camera: on rendered side planks
+    one body's rest reads like another's hold sagging 10 cm on every absolute measure (body line,
+    pelvis tilt, hip below the line). A hold longer than the window loses its reference, so the
+    window is set longer than any hold. Causal. Image x, y only. NaN where a joint is missing now.
+    """
+    pts = _checked(pts)
+    t = np.asarray(t_ms, dtype=np.float64)
+    hip = _side_at(pts, side, "hip", 2)
+    ankle = _side_at(pts, side, "ankle", 2)
+    length = _norm(_side_at(pts, side, "shoulder", 2) - ankle)
+    height = _ratio(ankle[..., 1] - hip[..., 1], length)
+    lowest = -_trailing_max(-height, t, window_ms)
+    return np.asarray(height - lowest, dtype=np.float64)

@@ -120,6 +120,14 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         needs_time=True,
         uses_history=True,
     ),
+    "hip_rise_ratio": SignalFn(
+        g.hip_rise_ratio,
+        frozenset({"side", "window_ms"}),
+        frozenset({"side"}),
+        ("{side}_hip", "{side}_ankle", "{side}_shoulder"),
+        needs_time=True,
+        uses_history=True,
+    ),
     "toe_out_ratio": SignalFn(
         g.toe_out_ratio,
         frozenset(),
