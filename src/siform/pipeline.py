@@ -182,7 +182,8 @@ class LiveSession:
     first seconds); smoothing is causal One Euro, so nothing waits for future frames.
     """
 
-    HISTORY_MS = 2000  # trailing landmarks kept for signals that look back (stillness)
+    HISTORY_MS = 2000
+    """Least trailing history kept for signals that look back; more when their window is longer."""
 
     def __init__(
         self, spec: ExerciseSpec, width: int, height: int, view: str, near: str, side: str | None = None
@@ -200,6 +201,9 @@ class LiveSession:
             n for n, b in self.signals.bound.items() if registry.REGISTRY[b.spec.fn].uses_history
         ]
         self._frame_names = [n for n in self.signals.bound if n not in self._history_names]
+        args = [self.signals.bound[n].args for n in self._history_names]
+        windows = [float(a.get("window_ms", 0)) + float(a.get("lag_ms", 0)) for a in args]
+        self.history_ms = max([self.HISTORY_MS, *windows])
         self._last_seen: tuple[FloatArray, FloatArray] | None = None  # (33, 2) pixels and their t_ms
 
     def _bridge(self, raw: FloatArray, t_ms: int) -> FloatArray:
@@ -221,7 +225,7 @@ class LiveSession:
         row = {n: float(v[-1]) for n, v in self.signals.compute(px[None], now, self._frame_names).items()}
         if self._history_names:
             self._history.append((pose.t_ms, px))
-            while self._history and pose.t_ms - self._history[0][0] > self.HISTORY_MS:
+            while self._history and pose.t_ms - self._history[0][0] > self.history_ms:
                 self._history.popleft()
             pts = np.stack([p for _t, p in self._history])
             t = np.array([t for t, _p in self._history], dtype=np.int64)
