@@ -482,8 +482,7 @@ def knee_drop_deg(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float
     do not tilt a line through them. Causal. Image x, y only; front or back views. NaN when the hips
     share an x or a knee is missing. Mirror: unchanged with ``side`` swapped.
     """
-    pts = _checked(pts)
-    t = np.asarray(t_ms, dtype=np.float64)
+    pts, t = _track_and_times("knee_drop_deg", pts, t_ms, window_ms)
     knee_y = _side_at(pts, side, "knee", 2)[..., 1]
     other_y = _side_at(pts, _other(side), "knee", 2)[..., 1]
     width = np.abs(_at(pts, Landmark.LEFT_HIP, 2)[..., 0] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 0])
@@ -628,6 +627,19 @@ def head_drop_deg(pts: Points, side: Side) -> FloatArray:
 # ---------------------------------------------------------------------------------------------
 
 
+def _track_and_times(
+    name: str, pts: Points, t_ms: npt.ArrayLike, window_ms: float
+) -> tuple[Points, FloatArray]:
+    """Checked ``(T, 33, D)`` points and ``(T,)`` times for a signal that looks back ``window_ms``."""
+    pts = _checked(pts)
+    t = np.asarray(t_ms, dtype=np.float64)
+    if pts.ndim != 3 or t.shape != pts.shape[:1]:
+        raise ValueError(f"{name} needs pts (T, 33, D) and t_ms (T,), got {pts.shape}, {t.shape}")
+    if not window_ms > 0:
+        raise ValueError(f"window_ms must be > 0, got {window_ms}")
+    return pts, t
+
+
 def stillness_ratio(
     pts: Points, t_ms: npt.ArrayLike, window_ms: float, landmarks: Sequence[int]
 ) -> FloatArray:
@@ -642,12 +654,7 @@ def stillness_ratio(
     missing, and where no valid step falls in the window. Needs ``(T, 33, D)`` and ``t_ms`` ``(T,)``
     non-decreasing. Invariant to translation, scale and mirror.
     """
-    pts = _checked(pts)
-    t = np.asarray(t_ms, dtype=np.float64)
-    if pts.ndim != 3 or t.shape != pts.shape[:1]:
-        raise ValueError(f"stillness_ratio needs pts (T, 33, D) and t_ms (T,), got {pts.shape}, {t.shape}")
-    if not window_ms > 0:
-        raise ValueError(f"window_ms must be > 0, got {window_ms}")
+    pts, t = _track_and_times("stillness_ratio", pts, t_ms, window_ms)
     if len(landmarks) == 0:
         raise ValueError("stillness_ratio needs at least one landmark")
     if pts.shape[0] == 0:
@@ -698,12 +705,7 @@ def hip_lowering_ratio(pts: Points, t_ms: npt.ArrayLike, window_ms: float) -> Fl
     the hips or ankles are missing now, or no valid standing height is in the window. Needs
     ``(T, 33, D)`` and ``t_ms`` ``(T,)`` non-decreasing. Invariant to translation, scale and mirror.
     """
-    pts = _checked(pts)
-    t = np.asarray(t_ms, dtype=np.float64)
-    if pts.ndim != 3 or t.shape != pts.shape[:1]:
-        raise ValueError(f"hip_lowering_ratio needs pts (T, 33, D) and t_ms (T,), got {pts.shape}, {t.shape}")
-    if not window_ms > 0:
-        raise ValueError(f"window_ms must be > 0, got {window_ms}")
+    pts, t = _track_and_times("hip_lowering_ratio", pts, t_ms, window_ms)
 
     def mid_y(joint: str) -> FloatArray:
         return 0.5 * (
@@ -751,8 +753,7 @@ def hip_rise_ratio(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: floa
     pelvis tilt, hip below the line). A hold longer than the window loses its reference, so the
     window is set longer than any hold. Causal. Image x, y only. NaN where a joint is missing now.
     """
-    pts = _checked(pts)
-    t = np.asarray(t_ms, dtype=np.float64)
+    pts, t = _track_and_times("hip_rise_ratio", pts, t_ms, window_ms)
     hip = _side_at(pts, side, "hip", 2)
     ankle = _side_at(pts, side, "ankle", 2)
     length = _norm(_side_at(pts, side, "shoulder", 2) - ankle)
