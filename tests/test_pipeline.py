@@ -262,3 +262,21 @@ def test_timing_is_in_real_time(bridge: ExerciseSpec) -> None:
     track, _truth = bridge_side_view(reps=3)
     for r in counted(analyze_track(track, bridge)):
         assert r.end_ms - r.start_ms == pytest.approx((r.end_index - r.start_index) * 1000 / FPS, abs=1)
+
+
+def test_live_history_keeps_exactly_the_trailing_frames() -> None:
+    """The live look-back buffer, through growth and compaction, holds the frames a plain list would."""
+    from siform.pipeline import _History
+
+    history = _History(capacity=4)
+    kept: list[tuple[int, np.ndarray]] = []
+    rng = np.random.default_rng(3)
+    t_ms = 0
+    for _ in range(500):
+        t_ms += int(rng.integers(0, 70))
+        px = rng.normal(size=(33, 2))
+        keep_ms = float(rng.choice([100.0, 400.0, 2000.0]))
+        pts, t = history.push(t_ms, px, keep_ms)
+        kept = [(tt, p) for tt, p in [*kept, (t_ms, px)] if tt >= t_ms - keep_ms]
+        assert t.tolist() == [tt for tt, _p in kept]
+        np.testing.assert_array_equal(pts, np.stack([p for _tt, p in kept]))

@@ -11,7 +11,6 @@ No geometry and no exercise knowledge here: that lives in ``signals/`` and ``exe
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +18,7 @@ import numpy.typing as npt
 
 from siform.engine import HoldEvent, RepEvent, SetTracker
 from siform.gate import assess_setup, elevation_mismatch
-from siform.landmarks import VISIBILITY, by_name
+from siform.landmarks import NUM_LANDMARKS, VISIBILITY, by_name
 from siform.pose import PoseFrame, PoseTrack
 from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
 from siform.segment.reps import RepCounter
@@ -194,7 +193,7 @@ class LiveSession:
         self.signals = SignalSet(spec, sides)
         self.tracker = SetTracker(spec, side, _unscored_for_view(spec, view))
         self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
-        self._history: deque[tuple[int, FloatArray]] = deque()
+        self._history = _History()
         # Signals that look back are computed over the recent history; the rest over this frame
         # alone, so a look-back signal does not make every other signal cost O(history) per frame.
         self._history_names = [
@@ -224,13 +223,42 @@ class LiveSession:
         now = np.array([pose.t_ms], dtype=np.int64)
         row = {n: float(v[-1]) for n, v in self.signals.compute(px[None], now, self._frame_names).items()}
         if self._history_names:
-            self._history.append((pose.t_ms, px))
-            while self._history and pose.t_ms - self._history[0][0] > self.history_ms:
-                self._history.popleft()
-            pts = np.stack([p for _t, p in self._history])
-            t = np.array([t for t, _p in self._history], dtype=np.int64)
+            pts, t = self._history.push(pose.t_ms, px, self.history_ms)
             row |= {n: float(v[-1]) for n, v in self.signals.compute(pts, t, self._history_names).items()}
         return self.tracker.update(pose.t_ms, row)
 
     def finish(self) -> tuple[list[Rep], list[Hold], SetSummary]:
         return self.tracker.finish()
+
+
+class _History:
+    """The trailing frames a look-back signal needs, kept contiguous so reading them copies nothing.
+
+    A growable buffer with a moving start: frames are written in place and the oldest dropped by
+    advancing the start; the live part moves back to the front only when the buffer's end is reached.
+    Stacking a deque of frames instead cost most of a millisecond per frame for a minute of history.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._pts = np.empty((capacity, NUM_LANDMARKS, 2), dtype=np.float64)
+        self._t = np.empty(capacity, dtype=np.int64)
+        self._start = 0
+        self._end = 0
+
+    def push(self, t_ms: int, px: FloatArray, keep_ms: float) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Add a frame, drop frames older than ``keep_ms`` before it; views of the frames kept."""
+        if self._end == self._t.shape[0]:
+            live = self._end - self._start
+            if live * 2 > self._t.shape[0]:  # mostly live: grow
+                self._pts = np.concatenate([self._pts[self._start : self._end], np.empty_like(self._pts)])
+                self._t = np.concatenate([self._t[self._start : self._end], np.empty_like(self._t)])
+            else:
+                self._pts[:live] = self._pts[self._start : self._end]
+                self._t[:live] = self._t[self._start : self._end]
+            self._start, self._end = 0, live
+        self._pts[self._end] = px
+        self._t[self._end] = t_ms
+        self._end += 1
+        t = self._t[self._start : self._end]
+        self._start += int(np.searchsorted(t, t_ms - keep_ms, side="left"))
+        return self._pts[self._start : self._end], self._t[self._start : self._end]

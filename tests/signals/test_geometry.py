@@ -664,3 +664,24 @@ def test_hip_rise_is_the_lift_above_the_hips_own_rest() -> None:
     close(g.hip_rise_ratio(pts, t, "left", 60_000), [0, 0, 0.1, 0])
     # with a window shorter than the rest before it, the lifted pose becomes its own reference
     close(g.hip_rise_ratio(pts, t, "left", 500), [0, 0, 0, 0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=hnp.arrays(np.int64, st.integers(0, 120), elements=st.integers(0, 80)),
+    data=st.data(),
+    window=st.floats(1.0, 3000.0),
+)
+def test_trailing_max_matches_a_frame_by_frame_scan(
+    steps: np.ndarray, data: st.DataObject, window: float
+) -> None:
+    """The sparse-table maximum equals a plain scan of each frame's causal window (ties in time included)."""
+    t = np.cumsum(steps).astype(np.float64)
+    x = data.draw(hnp.arrays(np.float64, t.shape, elements=st.one_of(st.floats(-5, 5), st.just(np.nan))))
+    got = g._trailing_max(x, t, window)
+    for j in range(t.shape[0]):
+        inside = x[: j + 1][(t[: j + 1] > t[j] - window) & np.isfinite(x[: j + 1])]
+        if inside.size:
+            assert got[j] == inside.max()
+        else:
+            assert np.isnan(got[j])

@@ -23,7 +23,6 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import Final, Literal
 
@@ -678,18 +677,31 @@ def stillness_ratio(
 
 
 def _trailing_max(x: FloatArray, t: FloatArray, window_ms: float) -> FloatArray:
-    """For each frame j, the largest finite ``x`` with time in ``(t_j - window_ms, t_j]``; NaN if none."""
+    """For each frame j, the largest finite ``x`` with time in ``(t_j - window_ms, t_j]``; NaN if none.
+
+    A sparse table of maxima over power-of-two spans, so each frame's window is two lookups and the
+    whole track costs ``O(T log T)`` in numpy calls rather than a Python loop over frames: live
+    coaching recomputes this over up to a minute of history on every frame.
+    """
+    n = x.shape[0]
     out = np.full(x.shape, np.nan)
-    window: deque[int] = deque()  # indices of a decreasing run of values inside the window
-    for j in range(x.shape[0]):
-        if np.isfinite(x[j]):
-            while window and x[window[-1]] <= x[j]:
-                window.pop()
-            window.append(j)
-        while window and t[window[0]] <= t[j] - window_ms:
-            window.popleft()
-        if window:
-            out[j] = x[window[0]]
+    if n == 0:
+        return out
+    first = np.searchsorted(t, t - window_ms, side="right")  # oldest frame inside each window
+    end = np.arange(n)
+    length = end - first + 1  # >= 1: frame j is always inside its own window
+    k = np.floor(np.log2(length)).astype(np.int64)
+    level = np.where(np.isfinite(x), x, -np.inf)  # level[i] = max of x[i : i + 2**lvl]
+    best = np.full(n, -np.inf)
+    for lvl in range(int(k.max()) + 1):
+        sel = k == lvl
+        if sel.any():
+            span = 1 << lvl
+            best[sel] = np.maximum(level[first[sel]], level[end[sel] - span + 1])
+        span = 1 << lvl
+        if 2 * span <= n:
+            level = np.maximum(level[:-span], level[span:])
+    out[np.isfinite(best)] = best[np.isfinite(best)]
     return out
 
 
