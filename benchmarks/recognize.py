@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from siform.pose import PoseTrack  # noqa: E402
 from siform.recognize import MIN_PROBABILITY, TEMPERATURE, Recognition, recognize  # noqa: E402
 from siform.specs.load import load_all  # noqa: E402
-from test_recognize import GENERATORS, SPEC_OF  # noqa: E402
+from test_recognize import GENERATORS  # noqa: E402
 
 SIDE_ARG = ("working", "side", "near")
 
@@ -78,7 +78,7 @@ def main() -> int:
         model = ensure_model("full").path
         for clip in sorted((ROOT / "sample_videos").glob("*.mp4")):
             truth = json.loads(clip.with_suffix(".truth.json").read_text(encoding="utf-8"))
-            spec_id = SPEC_OF[truth["meta"]["exercise"]]
+            spec_id = truth["meta"]["spec"]
             note(f"{spec_id} (video {clip.stem})", spec_id, recognize(estimate_track(clip, model)[0], specs))
 
     print(f"threshold {MIN_PROBABILITY}, temperature {TEMPERATURE}")

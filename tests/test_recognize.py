@@ -59,11 +59,7 @@ GENERATORS: dict[str, Make] = {
     "piriformis_stretch": lambda **k: lying.piriformis_stretch_feet_view(plan=lying.QUICK_STRETCH, **k),
 }
 
-KNOWN_CLIPS = {
-    "single_leg_lift_left_graded": "a single-leg lift whose straight leg sags 15 degrees in one rep and "
-    "whose hips drop 12 degrees in another reads like a two-legged bridge too: single_leg_pelvic_lift 56%, "
-    "glute_bridge 44%, and siform refuses to guess",
-}
+KNOWN_CLIPS: dict[str, str] = {}
 """Sample clips --exercise auto does not name, and why (strict xfails)."""
 
 CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))

@@ -125,9 +125,19 @@ def jitter_ratio(track: PoseTrack) -> float:
     return float(np.nanmedian(step)) / torso if torso > 0 else float("inf")
 
 
+ASYMMETRY_FULL = 0.3
+"""Torso lengths more travel of one leg than the other that count as one leg moving alone."""
+
+
 def leg_motion_asymmetry(track: PoseTrack) -> float:
-    """0 when both legs move alike, 1 when only one moves: |mL - mR| / (mL + mR), where m is the
-    range (5th to 95th percentile) a side's knee and ankle travel in the image, in torso lengths."""
+    """0 when both legs move alike, 1 when one leg travels :data:`ASYMMETRY_FULL` torso lengths more.
+
+    ``m`` is the range (5th to 95th percentile) a side's knee and ankle travel in the image, in
+    torso lengths, and the asymmetry is ``|mL - mR| / ASYMMETRY_FULL``, capped at 1. A difference,
+    not a ratio: the far leg's landmarks drift by up to 0.2 torso lengths while nothing moves
+    (MediaPipe on rendered bridges), which a ratio of two small ranges makes look one-sided, while a
+    single-leg lift's straight leg travels 0.3-0.4 torso lengths more than the planted one.
+    """
     px = _pixels(track)[track.found]
     if len(px) < 10:
         return float("nan")
@@ -142,8 +152,9 @@ def leg_motion_asymmetry(track: PoseTrack) -> float:
             for j in ("KNEE", "ANKLE")
         ]
         m[side] = float(np.mean([np.linalg.norm(t) for t in travel])) / torso
-    total = m["LEFT"] + m["RIGHT"]
-    return abs(m["LEFT"] - m["RIGHT"]) / total if total > 0.05 else 0.0
+    if not (math.isfinite(m["LEFT"]) and math.isfinite(m["RIGHT"])):
+        return float("nan")
+    return min(1.0, abs(m["LEFT"] - m["RIGHT"]) / ASYMMETRY_FULL)
 
 
 # (posture, view facing) -> is the torso upright in the image? Lying on the back filmed from the

@@ -17,11 +17,18 @@ RED = (40, 40, 230)
 
 
 def segments(signal: BoundSignal) -> list[tuple[str, str]]:
-    """Landmark pairs to highlight for a signal: its joint chain, else its landmarks pairwise."""
+    """Landmark pairs to highlight for a signal.
+
+    A joint angle draws its joint chain. Landmarks all on one side of the body (a body line from
+    shoulder through hip to ankle) are a chain too, drawn end to end, so the bend shows where it
+    is; landmarks in left/right pairs (hip line, knee gap) are drawn pair by pair.
+    """
     if signal.spec.fn == "joint_angle_deg":
         side, (a, b, c) = signal.args["side"], JOINT_CHAINS[signal.args["joint"]]
         return [(f"{side}_{a}", f"{side}_{b}"), (f"{side}_{b}", f"{side}_{c}")]
     names = list(signal.landmarks)
+    if len({n.split("_", 1)[0] for n in names}) == 1:
+        return list(zip(names, names[1:], strict=False))
     return [(names[k], names[k + 1]) for k in range(0, len(names) - 1, 2)]
 
 

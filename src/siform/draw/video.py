@@ -93,8 +93,12 @@ class FramePainter:
             done = sum(1 for end, _r in self._ends if end <= i)
             count = f"Reps {done}/{self._target}"
         else:
-            done = sum(1 for end, _h in self._hold_ends if end <= i)
-            count = f"Holds {done}"
+            current = next((h for _e, h in self._hold_ends if h.start_index <= i <= h.end_index), None)
+            if current is not None:  # the clock of the hold under way, as the therapist counts it
+                elapsed = (int(self.track.t_ms[i]) - current.start_ms) / 1000.0
+                count = f"Hold {current.number}: {elapsed:.0f} of {current.target_s:g} s"
+            else:
+                count = f"Holds done {sum(1 for end, _h in self._hold_ends if end <= i)}"
         verdict, ok = self._verdict(i)
         self.hud.annotate(image, self.spec.name, count, self.phase[i], verdict, ok)
         row = 0
