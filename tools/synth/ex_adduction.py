@@ -117,24 +117,35 @@ EXERCISE = Exercise(
     spec="band_adduction",
     views={"front": "front camera at hip height"},
     faults={
-        "trunk_lean": Fault("deg", 12.0, "trunk_upright", "trunk (mid-hip to mid-shoulder) leaning toward the stance side"),
+        "trunk_lean": Fault(
+            "deg", 12.0, "trunk_upright", "trunk (mid-hip to mid-shoulder) leaning toward the stance side"
+        ),
         "hip_hike": Fault("deg", 8.0, "level_pelvis", "pelvis tilted, working hip raised"),
     },
     primary_fault="trunk_lean",
     setup=setup,
     checks={
         "trunk_upright": TruthCheck(
-            "trunk_lateral_lean_deg", ("adduct", "return"), "max_abs", max=8.0,
+            "trunk_lateral_lean_deg",
+            ("adduct", "return"),
+            "max_abs",
+            max=8.0,
             why="band_adduction.toml: 8 degrees of lateral lean",
         ),
         "level_pelvis": TruthCheck(
-            "pelvic_obliquity_deg", ("adduct", "return"), "max_abs", max=4.0,
+            "pelvic_obliquity_deg",
+            ("adduct", "return"),
+            "max_abs",
+            max=4.0,
             why="band_adduction.toml: 4 degrees against the set median (clean reps stand level)",
         ),
     },
     mirror_axis=0,
     unilateral=True,
     signed_metrics=("trunk_lateral_lean_deg", "pelvic_obliquity_deg"),
-    signal_truth={"trunk": ("trunk_lateral_lean_deg", 1.0, True), "pelvis": ("pelvic_obliquity_deg", 1.0, True)},
+    signal_truth={
+        "trunk": ("trunk_lateral_lean_deg", 1.0, True),
+        "pelvis": ("pelvic_obliquity_deg", 1.0, True),
+    },
     default_fault_rep=4,
 )

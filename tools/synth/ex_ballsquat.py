@@ -99,26 +99,40 @@ EXERCISE = Exercise(
     views={"front": "front camera at hip height"},
     faults={
         "knees_apart": Fault("deg", 10.0, "knees_together", "leg plane rotated outwards at full depth"),
-        "shallow": Fault("fraction", 0.4, "chair_depth", "the squat stops short by this fraction of its depth"),
+        "shallow": Fault(
+            "fraction", 0.4, "chair_depth", "the squat stops short by this fraction of its depth"
+        ),
         "fast_down": Fault("fraction", 0.25, "slow_lowering", "the lowering takes this fraction of its time"),
     },
     primary_fault="knees_apart",
     setup=setup,
     checks={
         "knees_together": TruthCheck(
-            "knee_to_ankle_sep_ratio", ("down", "bottom", "up"), "max", max=1.05,
+            "knee_to_ankle_sep_ratio",
+            ("down", "bottom", "up"),
+            "max",
+            max=1.05,
             why="ball_squat.toml: knee gap over ankle gap above 1.05 means the knees left the ball",
         ),
         "chair_depth": TruthCheck(
-            "thigh_drop_ratio", ("bottom",), "min", max=0.55,
+            "thigh_drop_ratio",
+            ("bottom",),
+            "min",
+            max=0.55,
             why="thigh height over shin height at the bottom (3D); 0.55 is the thighs about 30 degrees above level",
         ),
         "slow_lowering": TruthCheck(
-            "thigh_drop_ratio", ("down",), "duration_s", min=0.6,
+            "thigh_drop_ratio",
+            ("down",),
+            "duration_s",
+            min=0.6,
             why="ball_squat.toml: a lowering faster than about 0.6 s is a drop into the squat, not a controlled one",
         ),
     },
     mirror_axis=0,
-    signal_truth={"knees": ("knee_to_ankle_sep_ratio", 1.0, False), "depth": ("hip_lowering_ratio", 1.0, False)},
+    signal_truth={
+        "knees": ("knee_to_ankle_sep_ratio", 1.0, False),
+        "depth": ("hip_lowering_ratio", 1.0, False),
+    },
     default_fault_rep=3,
 )

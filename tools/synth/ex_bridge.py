@@ -48,7 +48,9 @@ def lying_room(ctx, rig, with_pillow=True):
     )
     loc, aim, lens = CAMERAS[ctx.view]
     # lying exercises keep the camera where it is for the right side: it then sees the person's right
-    return S.add_camera(Vector(loc) + Vector(ctx.var.cam_loc), Vector(aim) + Vector(ctx.var.cam_aim), lens=lens)
+    return S.add_camera(
+        Vector(loc) + Vector(ctx.var.cam_loc), Vector(aim) + Vector(ctx.var.cam_aim), lens=lens
+    )
 
 
 class Supine:
@@ -153,17 +155,25 @@ EXERCISE = Exercise(
     views=VIEWS,
     faults={
         "pelvic_drop": Fault("deg", 12.0, "level_pelvis", "pelvic obliquity to the floor, near hip low"),
-        "short_lift": Fault("fraction", 0.35, "full_extension", "the hips stop short by this fraction of the lift"),
+        "short_lift": Fault(
+            "fraction", 0.35, "full_extension", "the hips stop short by this fraction of the lift"
+        ),
     },
     primary_fault="pelvic_drop",
     setup=setup,
     checks={
         "level_pelvis": TruthCheck(
-            "pelvic_obliquity_deg", ("hold",), "mean_abs", max=7.0,
+            "pelvic_obliquity_deg",
+            ("hold",),
+            "mean_abs",
+            max=7.0,
             why="glute_bridge.toml: an image offset ratio of 0.025 against the set median is about 7 degrees of drop",
         ),
         "full_extension": TruthCheck(
-            "shoulder_hip_knee_deg", ("hold",), "mean", min=170.0,
+            "shoulder_hip_knee_deg",
+            ("hold",),
+            "mean",
+            min=170.0,
             why="glute_bridge.toml: 164 degrees as MediaPipe reads it is about 170 true",
         ),
     },

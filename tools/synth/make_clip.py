@@ -152,7 +152,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="seeds every random choice of the clip")
     ap.add_argument("--jitter", type=float, default=1.0, help="scale of the seeded variation (0 = nominal)")
     ap.add_argument("--faults", default=None, help="REP:KIND[:MAG],... (1-based reps); '' = a clean clip")
-    ap.add_argument("--fault-rep", type=int, default=None, help="1-based rep carrying the primary fault, 0 = none")
+    ap.add_argument(
+        "--fault-rep", type=int, default=None, help="1-based rep carrying the primary fault, 0 = none"
+    )
     ap.add_argument("--fault-deg", type=float, default=None, help="primary fault magnitude")
     ap.add_argument("--side", default="left", choices=["left", "right"], help="working (or faulty) side")
     ap.add_argument("--fps", type=int, default=30)
@@ -240,7 +242,10 @@ def main():
         )
         canon3d.append({b: tuple((poser.full[b] @ poser.rest[b]).translation) for b in MP_JOINTS.values()})
         joints3d.append(
-            {b: tuple(arm.matrix_world @ (poser.full[b] @ poser.rest[b]).translation) for b in MP_JOINTS.values()}
+            {
+                b: tuple(arm.matrix_world @ (poser.full[b] @ poser.rest[b]).translation)
+                for b in MP_JOINTS.values()
+            }
         )
         labels.append(lab)
     keyframe_action(arm, frames_basis, poser.order)
@@ -267,9 +272,7 @@ def main():
         # metrics on the canonical (unmirrored) pose: they describe the working side as "left"
         m = metrics_fn(canon3d[i])
         if mirrored:
-            m = {
-                k.replace("left", "working"): (-v if k in ex.signed_metrics else v) for k, v in m.items()
-            }
+            m = {k.replace("left", "working"): (-v if k in ex.signed_metrics else v) for k, v in m.items()}
         gt_frames.append(
             {
                 "frame": i,

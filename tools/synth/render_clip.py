@@ -76,7 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    ap.add_argument("clip", help="exercise: bridge, single_leg_lift, ballsquat, adduction, pelvic_list, side_plank, clamshell, thigh_stretch")
+    ap.add_argument(
+        "clip",
+        help="exercise: bridge, single_leg_lift, ballsquat, adduction, pelvic_list, side_plank, clamshell, thigh_stretch",
+    )
     ap.add_argument("output", type=Path, help="MP4 to write; the truth goes to <stem>.truth.json beside it")
     for flag, kw in PASS_THROUGH:
         ap.add_argument(flag, **kw)

@@ -51,7 +51,10 @@ def main() -> int:
         log.parent.mkdir(exist_ok=True)
         with log.open("w") as fh:
             rc = subprocess.run(
-                [sys.executable, str(HERE / "render_clip.py"), *args], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
+                [sys.executable, str(HERE / "render_clip.py"), *args],
+                cwd=ROOT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
             ).returncode
         print(f"{'ok' if rc == 0 else 'FAILED'} {args[1]} (log: {log})", flush=True)
         return rc

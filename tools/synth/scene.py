@@ -1,6 +1,5 @@
 """Room, lights, camera, render settings for the synthetic exercise clips (Blender 3.4)."""
 
-
 import bpy
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector

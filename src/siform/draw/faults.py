@@ -3,6 +3,8 @@ with the measured value against the limit (for example the hip line and "0.063 >
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +30,7 @@ def segments(signal: BoundSignal) -> list[tuple[str, str]]:
         return [(f"{side}_{a}", f"{side}_{b}"), (f"{side}_{b}", f"{side}_{c}")]
     names = list(signal.landmarks)
     if len({n.split("_", 1)[0] for n in names}) == 1:
-        return list(zip(names, names[1:], strict=False))
+        return list(pairwise(names))
     return [(names[k], names[k + 1]) for k in range(0, len(names) - 1, 2)]
 
 
