@@ -685,3 +685,24 @@ def test_trailing_max_matches_a_frame_by_frame_scan(
             assert got[j] == inside.max()
         else:
             assert np.isnan(got[j])
+
+
+@pytest.mark.parametrize("near", ["left", "right"])
+def test_side_hip_drop_ratio_rises_when_that_side_drops_whichever_side_is_near(near: str) -> None:
+    def frame(left_drop: float, right_drop: float) -> np.ndarray:
+        pts = _lying(30.0, 48.0)
+        pts[Landmark.LEFT_HIP, 1] += left_drop
+        pts[Landmark.RIGHT_HIP, 1] += right_drop
+        if near == "right":  # the same body turned the other way: its right side faces the camera
+            pts = pts[list(MIRROR)] * np.array([-1.0, 1.0]) + np.array([640.0, 0.0])
+        return pts
+
+    level = {s: float(g.side_hip_drop_ratio(frame(0.0, 0.0), s)) for s in ("left", "right")}
+    # a 6 px drop of one hip is 6/48 = 0.125 shoulder offsets, on that side's signal only
+    for side, pts in (("left", frame(6.0, 0.0)), ("right", frame(0.0, 6.0))):
+        if near == "right":
+            side = "right" if side == "left" else "left"  # the mirror swapped which hip dropped
+        other = "right" if side == "left" else "left"
+        assert float(g.side_hip_drop_ratio(pts, side)) - level[side] == pytest.approx(0.125)
+        assert float(g.side_hip_drop_ratio(pts, other)) - level[other] == pytest.approx(-0.125)
+    assert np.isnan(g.side_hip_drop_ratio(_lying(30.0, 0.0), "left")).all()

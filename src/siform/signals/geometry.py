@@ -235,12 +235,32 @@ def hip_to_shoulder_offset_ratio(pts: Points) -> FloatArray:
     NaN when the median offset is zero or unknown. Image y only. Mirror: unchanged (both offsets
     change sign).
     """
+    hips, yardstick = _hip_and_shoulder_offsets(pts)
+    return _ratio(hips, np.full_like(hips, yardstick, dtype=np.float64))
+
+
+def _hip_and_shoulder_offsets(pts: Points) -> tuple[FloatArray, float]:
+    """Per frame ``left_hip_y - right_hip_y``, and the median ``left_shoulder_y - right_shoulder_y``."""
     pts = _checked(pts)
     hips = _at(pts, Landmark.LEFT_HIP, 2)[..., 1] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 1]
     shoulders = _at(pts, Landmark.LEFT_SHOULDER, 2)[..., 1] - _at(pts, Landmark.RIGHT_SHOULDER, 2)[..., 1]
     finite = np.asarray(shoulders, dtype=np.float64)[np.isfinite(shoulders)]
-    yardstick = float(np.median(finite)) if finite.size else 0.0
-    return _ratio(hips, np.full_like(hips, yardstick, dtype=np.float64))
+    return hips, float(np.median(finite)) if finite.size else 0.0
+
+
+def side_hip_drop_ratio(pts: Points, side: Side) -> FloatArray:
+    """How far ``side``'s hip sits below the other one, in units of the shoulders' image offset.
+
+    :func:`hip_to_shoulder_offset_ratio` signed by body side instead of by camera side: it rises
+    when ``side``'s hip drops towards the floor, whichever hip is nearer the camera. For an exercise
+    whose fault goes one way only (on one leg the unsupported side sags), a one-sided limit on this
+    ignores landmark noise in the other direction, which on rendered single-leg lifts made up most of
+    the spread of clean reps. Same view needs and NaN rules as the ratio it signs. Mirror: unchanged
+    with ``side`` swapped.
+    """
+    hips, yardstick = _hip_and_shoulder_offsets(pts)
+    sign = 1.0 if side == "left" else -1.0
+    return _ratio(sign * hips, np.full_like(hips, abs(yardstick), dtype=np.float64))
 
 
 def knee_separation_ratio(pts: Points, by: Literal["ankle", "hip"] = "ankle") -> FloatArray:

@@ -59,6 +59,12 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
     ),
+    "side_hip_drop_ratio": SignalFn(
+        g.side_hip_drop_ratio,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+    ),
     "knee_separation_ratio": SignalFn(
         g.knee_separation_ratio,
         frozenset({"by"}),
