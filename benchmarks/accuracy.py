@@ -236,21 +236,29 @@ def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
     # signals at the judged frames
     truth_signals = SignalSet(spec, result.sides).compute(truth_points(truth), result.t_ms)
     metric_of = meta.get("signal_truth", {})
+    # A signal with a truth metric that no check reads (a hip line kept for the chart while the check
+    # reads the legs) is scored at the frames of the check whose truth uses the same metric.
+    truth_metric = {cid: tc["metric"] for rt in meta["rep_truth"] for cid, tc in rt["checks"].items()}
+    judged = [(c.signal, c.when) for c in spec.checks]
+    checked = {c.signal for c in spec.checks}
+    for name, mt in metric_of.items():
+        if name not in checked and name in result.signals:
+            judged += [(name, c.when) for c in spec.checks if truth_metric.get(c.id) == mt["metric"]][:1]
     for k, item in matched.items():
         del k
-        for c in spec.checks:
-            idx = np.array(list(judged_frames(item, c.when)), dtype=int)
+        for signal, when in judged:
+            idx = np.array(list(judged_frames(item, when)), dtype=int)
             idx = idx[(idx >= 0) & (idx < len(truth["frames"]))]
-            ours = result.signals[c.signal][idx]
-            unit = spec.signals[c.signal].unit
+            ours = result.signals[signal][idx]
+            unit = spec.signals[signal].unit
             percent = unit == "ratio"
-            res.units[c.signal] = "pp" if percent else unit
-            ref2d = truth_signals[c.signal][idx]
-            res.errors_2d[c.signal] += _errors(ours, ref2d, percent)
-            if c.signal in metric_of:
-                mt = metric_of[c.signal]
+            res.units[signal] = "pp" if percent else unit
+            ref2d = truth_signals[signal][idx]
+            res.errors_2d[signal] += _errors(ours, ref2d, percent)
+            if signal in metric_of:
+                mt = metric_of[signal]
                 ref3d = np.array([truth["frames"][i]["metrics"][mt["metric"]] for i in idx]) * mt["sign"]
-                res.errors_3d[c.signal] += _errors(ours, ref3d, percent)
+                res.errors_3d[signal] += _errors(ours, ref3d, percent)
     return res
 
 

@@ -487,6 +487,25 @@ def pelvic_drop_deg(pts: Points, side: Side) -> FloatArray:
     return np.asarray(np.where((d[..., 0] == 0) & (d[..., 1] == 0), np.nan, deg), dtype=np.float64)
 
 
+def leg_hike_ratio(pts: Points, side: Side) -> FloatArray:
+    """How far ``side``'s knee and ankle sit above the other leg's, in thigh lengths (image y).
+
+    The mean of the knee and the ankle height differences, over the mean thigh length of both legs.
+    Hiking the hip on one side lifts the whole leg that hangs from it, so the pelvis tilt shows in the
+    legs: by hip-joint spacing times the sine of the tilt, about 0.06 thigh lengths for 8 degrees.
+    Standing, MediaPipe's hip landmarks hardly follow such a tilt (on rendered band adductions an 8-9
+    degree hike moved its hip line by 0.1-0.2 degrees while a 12 degree trunk lean moved it by 5), but
+    its knees and ankles do, at 30-45% of the rig's own image change, and a trunk lean does not
+    move them. Judged against the person's own median rep (the legs also differ in height as one
+    sweeps across the other). NaN where a joint is missing. Mirror: unchanged with ``side`` swapped.
+    """
+    pts = _checked(pts)
+    other = _other(side)
+    up = [_side_at(pts, other, j, 2)[..., 1] - _side_at(pts, side, j, 2)[..., 1] for j in ("knee", "ankle")]
+    thigh = 0.5 * (thigh_length(pts, side) + thigh_length(pts, other))
+    return _ratio(0.5 * (up[0] + up[1]), thigh)
+
+
 def knee_drop_deg(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float) -> FloatArray:
     """How far ``side``'s knee has dropped, as an angle over the hip width: positive lower.
 

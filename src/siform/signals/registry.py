@@ -161,6 +161,12 @@ REGISTRY: Final[dict[str, SignalFn]] = {
     "pelvic_drop_deg": SignalFn(
         g.pelvic_drop_deg, frozenset({"side"}), frozenset({"side"}), ("left_hip", "right_hip")
     ),
+    "leg_hike_ratio": SignalFn(
+        g.leg_hike_ratio,
+        frozenset({"side"}),
+        frozenset({"side"}),
+        ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
+    ),
     "knee_drop_deg": SignalFn(
         g.knee_drop_deg,
         frozenset({"side", "window_ms"}),
