@@ -62,6 +62,34 @@ def check_definitions(spec: ExerciseSpec) -> list[dict[str, Any]]:
     ]
 
 
+def counting_definition(spec: ExerciseSpec) -> dict[str, Any]:
+    """How reps or holds were found, so a reader can redraw the thresholds behind every count."""
+
+    def signal(name: str) -> dict[str, Any]:
+        sig = spec.signals[name]
+        return {"signal": name, "unit": sig.unit, "label": sig.label}
+
+    if spec.hold is not None:
+        return {
+            "kind": "hold",
+            "conditions": [{**signal(c.signal), "min": c.min, "max": c.max} for c in spec.hold.conditions],
+            "grace_s": spec.hold.grace_s,
+            "min_hold_s": spec.hold.min_hold_s,
+        }
+    assert spec.rep is not None
+    r = spec.rep
+    return {
+        "kind": "reps",
+        **signal(r.signal),
+        "direction": r.direction,
+        "rest": r.rest,
+        "top": r.top,
+        "partial": r.partial,
+        "min_rep_s": r.min_rep_s,
+        "max_rep_s": r.max_rep_s,
+    }
+
+
 def build_session(
     result: SessionResult,
     spec: ExerciseSpec,
@@ -103,6 +131,7 @@ def build_session(
         "view": {"id": result.view, "measured": result.setup.facing_measured},
         "prescription": spec.prescription.model_dump(),
         "setup": to_jsonable(result.setup),
+        "counting": counting_definition(spec),
         "checks": check_definitions(spec),
         "unscored_checks": to_jsonable(result.unscored),
         "reps": to_jsonable(result.reps),

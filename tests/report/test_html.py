@@ -282,6 +282,32 @@ def test_hold_report(spec_path: Path | None) -> None:
     for hold in doc["holds"]:
         assert f"{fmt_value(hold['held_s'], 's')} of {fmt_value(hold['target_s'], 's')}" in text
     assert html.count("data:image/jpeg;base64,") == len(thumbs)
+    # How the holds were found: one chart per condition of the clock, each with its bound drawn.
+    conditions = doc["counting"]["conditions"]
+    assert doc["counting"]["kind"] == "hold" and conditions
+    assert html.count('aria-label="How the holds were found') == len(conditions)
+    for c in conditions:
+        bound = f"at least {c['min']:g}" if c["min"] is not None else f"at most {c['max']:g}"
+        assert bound in html, (c, bound)
+    unscored = {u["check_id"] for u in doc["unscored_checks"]}
+    checked = [c for c in doc["checks"] if c["id"] not in unscored]
+    assert html.count("<svg") == len(conditions) + len(checked)
+
+
+def test_counting_is_recorded_and_drawn(bridge: tuple[dict[str, Any], SessionResult, Any]) -> None:
+    """session.json says which thresholds counted the reps; the report draws them on the driver chart."""
+    doc, result, _truth = bridge
+    counting = doc["counting"]
+    spec = load_spec(SPECS / "glute_bridge.toml")
+    assert counting["kind"] == "reps" and counting["signal"] == spec.rep.signal
+    assert (counting["rest"], counting["top"]) == (spec.rep.rest, spec.rep.top)
+    html = render_report(doc, result.t_ms, result.signals, {}, [])
+    assert f"rest {spec.rep.rest:g}" in html and f"top {spec.rep.top:g}" in html
+    # A session written before format 1.1 has no counting: the chart falls back to the signal whose
+    # value at every rep's peak is that peak, without thresholds.
+    old = {k: v for k, v in doc.items() if k != "counting"}
+    html = render_report(old, result.t_ms, result.signals, {}, [])
+    assert "How the reps were found" in html and f"top {spec.rep.top:g}" not in html
 
 
 @pytest.mark.parametrize(

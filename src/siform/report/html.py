@@ -293,16 +293,7 @@ def _plots(session: Doc, t_ms: npt.NDArray[np.int64], signals: Mapping[str, npt.
     if len(t_ms) == 0 or not signals:
         return ""
     out = ["<section id='plots'><h2>Charts</h2>"]
-    driver = driving_signal(session, signals)
-    units = {c["signal"]: c["unit"] for c in session.get("checks", [])}
-    if driver is not None:
-        title = f"How the {noun}s were found: {plain(driver)} over time"
-        out.append(
-            "<div class='plot'>"
-            + driver_plot(t_ms, signals[driver], items, title, units.get(driver, ""), noun)
-            + f"<p class='muted'>Each counted {noun} is shaded and numbered; grey hatching marks attempts "
-            "that were not counted.</p></div>"
-        )
+    out += _counting_plots(session, t_ms, signals, items, noun)
     unscored = {u["check_id"] for u in session.get("unscored_checks") or []}
     for c in session.get("checks", []):
         if c["id"] in unscored or c["signal"] not in signals:
@@ -320,6 +311,55 @@ def _plots(session: Doc, t_ms: npt.NDArray[np.int64], signals: Mapping[str, npt.
         )
     out.append("</section>")
     return "".join(out)
+
+
+def _counting_plots(
+    session: Doc,
+    t_ms: npt.NDArray[np.int64],
+    signals: Mapping[str, npt.NDArray[np.float64]],
+    items: list[Doc],
+    noun: str,
+) -> list[str]:
+    """How the reps or holds were found: the driving signal with its thresholds, or for a hold one
+    chart per condition of the clock (sessions before format 1.1 carry no ``counting``: the signal
+    that explains the reps, without thresholds)."""
+    counting = session.get("counting") or {}
+    shading = (
+        f"Each counted {noun} is shaded and numbered; grey hatching marks attempts that were not counted."
+    )
+    if counting.get("kind") == "hold":
+        conditions = [c for c in counting.get("conditions") or [] if c["signal"] in signals]
+        out = []
+        for c in conditions:
+            bounds = [(v, k) for k, v in (("at least", c["min"]), ("at most", c["max"])) if finite(v)]
+            title = f"How the holds were found: {c.get('label') or c['signal'].replace('_', ' ')}"
+            out.append(
+                "<div class='plot'>"
+                + driver_plot(t_ms, signals[c["signal"]], items, title, c["unit"], noun, bounds)
+                + "<p class='muted'>The hold clock runs only while all of these charts are on the right "
+                f"side of their dashed line ({len(conditions)} condition(s)). {shading}</p></div>"
+            )
+        return out
+    if counting.get("kind") == "reps" and counting.get("signal") in signals:
+        name = counting["signal"]
+        lines = [(counting["rest"], "rest"), (counting["top"], "top")]
+        title = f"How the reps were found: {counting.get('label') or name.replace('_', ' ')}"
+        return [
+            "<div class='plot'>"
+            + driver_plot(t_ms, signals[name], items, title, counting["unit"], noun, lines)
+            + f"<p class='muted'>A rep counts when this passes the top line and comes back past the rest "
+            f"line. {shading}</p></div>"
+        ]
+    driver = driving_signal(session, signals)
+    if driver is None:
+        return []
+    units = {c["signal"]: c["unit"] for c in session.get("checks", [])}
+    title = f"How the {noun}s were found: {plain(driver)} over time"
+    return [
+        "<div class='plot'>"
+        + driver_plot(t_ms, signals[driver], items, title, units.get(driver, ""), noun)
+        + f"<p class='muted'>{shading}</p></div>"
+    ]
 
 
 def _trend(session: Doc, history: Sequence[Doc]) -> str:

@@ -137,20 +137,31 @@ def driver_plot(
     title: str,
     unit: str,
     noun: str,
+    thresholds: Sequence[tuple[float, str]] = (),
 ) -> str:
-    """The signal that drives counting over time, each rep (hold) shaded and numbered."""
+    """The signal that drives counting over time, each rep (hold) shaded and numbered.
+
+    ``thresholds`` are ``(value, name)`` lines drawn across the plot: a rep's rest and top bands, or
+    the bound a hold condition needs, so the reader sees why each count started and stopped.
+    """
     t = np.asarray(t_ms, dtype=np.float64) / 1000.0
     y = np.asarray(values, dtype=np.float64)
     with mpl.rc_context(_STYLE):
         fig = Figure(figsize=(10.0, 2.6))
         ax = fig.subplots()
-        rng = _finite_range(y)
-        if rng is None:
+        rng = _finite_range(y, [v for v, _name in thresholds])
+        if rng is None or not np.isfinite(y).any():
             _no_data(ax, title)
         else:
             ax.plot(t, y, color=LINE_COLOUR, linewidth=1.3)
             ax.set_ylim(*rng)
             ax.set_ylabel(unit_label(unit))
+            for value, name in thresholds:
+                ax.axhline(value, color="#555555", linewidth=0.8, linestyle="--")
+                ax.text(
+                    0.003, value, f"{name} {value:g}", transform=ax.get_yaxis_transform(),
+                    va="bottom", ha="left", fontsize=7, color="#555555",
+                )  # fmt: skip
         if len(t):
             ax.set_xlim(float(t[0]), float(t[-1]))
         _shade_items(ax, items, noun, set())
