@@ -51,8 +51,18 @@ log = logging.getLogger(__name__)
 _NOISY_FIRST_CALLS = 2
 
 
+_STDERR_LOCK = threading.Lock()
+"""File descriptor 2 is one per process: two estimators (pose lanes) must not swap it at once."""
+
+
 @contextmanager
 def _native_stderr_to_debug_log() -> Iterator[None]:
+    with _STDERR_LOCK, _stderr_captured():
+        yield
+
+
+@contextmanager
+def _stderr_captured() -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

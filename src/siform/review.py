@@ -25,7 +25,8 @@ from siform.errors import InputError
 from siform.export import write_frames_csv, write_trc
 from siform.model_store import sha256_of
 from siform.pipeline import SessionResult, analyze_track
-from siform.pose import PoseEstimator, PoseTrack
+from siform.pose import PoseTrack
+from siform.pose_lanes import estimate_poses
 from siform.report import render_report
 from siform.session import build_session, validate_session, write_session
 from siform.signals.compute import SignalSet
@@ -96,16 +97,16 @@ def prefetched(frames: Iterable[Frame], depth: int = PREFETCH_FRAMES) -> Iterato
 
 
 def estimate_track(
-    path: Path, model_path: Path, on_frame: Callable[[int, int | None], None] | None = None
+    path: Path,
+    model_path: Path,
+    on_frame: Callable[[int, int | None], None] | None = None,
+    lanes: int | None = None,
 ) -> tuple[PoseTrack, VideoFileSource]:
-    """Pass 1: poses for every readable frame of ``path``."""
+    """Pass 1: poses for every readable frame of ``path`` (on two cores where there are two, see
+    :mod:`siform.pose_lanes`)."""
     source = VideoFileSource(path)
-    frames = []
-    with source, PoseEstimator("video", model_path=model_path) as estimator:
-        for frame in source:
-            frames.append(estimator(frame))
-            if on_frame:
-                on_frame(len(frames), source.info.frame_count)
+    with source:
+        frames = estimate_poses(source, model_path, on_frame, lanes)
     track = PoseTrack.from_frames(frames, source.info.width, source.info.height)
     return track, source
 

@@ -139,6 +139,30 @@ class VideoFileSource(_ClosingSource):
             image, t = nxt, cap.get(cv2.CAP_PROP_POS_MSEC)
         self.frames_read = index
 
+    def frames_from(self, start: int) -> Iterator[Frame]:
+        """Frames from index ``start`` on, after a seek (a second reader of the same file).
+
+        Indices count from the file's start. Whether the seek landed exactly on ``start`` is for
+        the caller to verify (see :mod:`siform.pose_lanes`): demuxers differ, so nothing here
+        trusts it. Yields nothing when the seek fails.
+        """
+        cap = self._cap
+        self._first = None
+        if start > 0 and not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
+            return
+        fallback_dt = 1000.0 / self.info.fps if self.info.fps > 0 else 1000.0 / 30.0
+        last: int | None = None
+        index = start
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                break
+            t = cap.get(cv2.CAP_PROP_POS_MSEC)
+            t_ms = round(t) if t > 0 or index == 0 else round(index * fallback_dt)
+            last = _monotonic(t_ms, last)
+            yield Frame(index, last, image)
+            index += 1
+
     def close(self) -> None:
         self._cap.release()
 

@@ -1,0 +1,124 @@
+"""Pass 1 of a review on more than one core: the video's two halves through two pose estimators.
+
+MediaPipe's pose landmarker keeps one core busy and no more, so on a machine with two a review
+spent half its time with a core idle. Here a second reader seeks to the middle of the file and a
+second estimator (its own VIDEO-mode tracker) takes the second half, while the first takes the
+first half, both at once.
+
+The second half starts :data:`WARMUP_FRAMES` early and those frames are thrown away, so that its
+tracker has found the person and its smoothing has settled by the middle frame; from there on
+both halves are what one estimator would have produced up to tracking noise. The seam is checked,
+not trusted: when the first reader arrives at the middle frame, its picture and timestamp must be
+exactly the second reader's. If they are not (a demuxer that seeks to a keyframe, a variable frame
+rate, a damaged file) the second half is dropped and the first estimator simply carries on to the
+end, which is the one-lane review. Files too short to gain anything, and files whose frame count is
+unknown, take one lane from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from siform.errors import SiformError
+from siform.pose import PoseEstimator, PoseFrame
+from siform.sources import Frame, VideoFileSource
+
+WARMUP_FRAMES = 30
+"""Frames the second half starts early and discards (1 s at 30 fps, 2 s at 15)."""
+MIN_FRAMES_FOR_LANES = 240
+"""Shorter files take one lane: two estimators cost a model load each (about 0.3 s)."""
+
+OnFrame = Callable[[int, int | None], None]
+
+
+def default_lanes() -> int:
+    """Two lanes where there are two cores to run them; ``SIFORM_POSE_LANES`` overrides (1 or 2)."""
+    wanted = os.environ.get("SIFORM_POSE_LANES")
+    if wanted in ("1", "2"):
+        return int(wanted)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
+
+
+@dataclass
+class _Lane:
+    """One reader and estimator over part of the file; ``poses`` grows as it goes."""
+
+    poses: list[PoseFrame] = field(default_factory=list)
+    error: BaseException | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    seam: Frame | None = None
+    """The second lane's frame at the middle index, kept for the first lane to compare with."""
+
+
+def _second_half(path: Path, model_path: Path, middle: int, lane: _Lane, ready: threading.Event) -> None:
+    try:
+        with VideoFileSource(path) as source, PoseEstimator("video", model_path=model_path) as estimator:
+            for frame in source.frames_from(max(0, middle - WARMUP_FRAMES)):
+                if lane.stop.is_set():
+                    return
+                pose = estimator(frame)
+                if frame.index == middle:
+                    lane.seam = frame
+                    ready.set()
+                if frame.index >= middle:
+                    lane.poses.append(pose)
+    except BaseException as exc:  # reported to the first lane, which then reads on alone
+        lane.error = exc
+    finally:
+        ready.set()
+
+
+def _same_frame(a: Frame, b: Frame | None) -> bool:
+    return b is not None and a.index == b.index and a.t_ms == b.t_ms and np.array_equal(a.image, b.image)
+
+
+def estimate_poses(
+    source: VideoFileSource, model_path: Path, on_frame: OnFrame | None = None, lanes: int | None = None
+) -> list[PoseFrame]:
+    """Poses for every readable frame of ``source`` (already open), in frame order."""
+    lanes = default_lanes() if lanes is None else lanes
+    total = source.info.frame_count
+    middle = total // 2 if total else 0
+    second = _Lane()
+    ready = threading.Event()
+    worker: threading.Thread | None = None
+    if lanes >= 2 and total is not None and total >= MIN_FRAMES_FOR_LANES:
+        worker = threading.Thread(
+            target=_second_half, args=(source.path, model_path, middle, second, ready), daemon=True
+        )
+        worker.start()
+    poses: list[PoseFrame] = []
+    joined = False
+    try:
+        with PoseEstimator("video", model_path=model_path) as estimator:
+            for frame in source:
+                if worker is not None and frame.index == middle:
+                    ready.wait()
+                    if second.error is None and _same_frame(frame, second.seam):
+                        joined = True
+                        break
+                    second.stop.set()  # the seam does not match: this lane reads on alone
+                    worker = None
+                poses.append(estimator(frame))
+                if on_frame:
+                    on_frame(len(poses) + len(second.poses) if worker else len(poses), total)
+        if joined and worker is not None:
+            while worker.is_alive():
+                worker.join(timeout=0.1)
+                if on_frame:
+                    on_frame(len(poses) + len(second.poses), total)
+            if second.error is not None:
+                if isinstance(second.error, SiformError):
+                    raise second.error
+                raise RuntimeError("the second pose lane failed") from second.error
+            poses.extend(second.poses)
+    finally:
+        second.stop.set()
+    return poses
