@@ -27,7 +27,7 @@ from siform.model_store import sha256_of
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseTrack
 from siform.pose_lanes import estimate_poses
-from siform.report import render_report
+from siform.report import render_report, report_charts
 from siform.session import build_session, validate_session, write_session
 from siform.signals.compute import SignalSet
 from siform.sources import Frame, VideoFileSource
@@ -216,7 +216,20 @@ def review_video(
     write_trc(track, files["trc"])
 
     thumbnails: dict[tuple[int, str], bytes] = {}
+    charts: str | None = None
     if video and result.view is not None:
+        # The charts need no thumbnails: draw them in a thread while pass 2 paints and encodes
+        # (OpenCV, the decoder thread and ffmpeg's process leave the interpreter mostly free).
+        drawn: dict[str, str | BaseException] = {}
+
+        def draw_charts() -> None:
+            try:
+                drawn["charts"] = report_charts(session, result.t_ms, result.signals)
+            except BaseException as exc:  # raised below, in this thread
+                drawn["charts"] = exc
+
+        drawer = threading.Thread(target=draw_charts, name="siform-charts", daemon=True)
+        drawer.start()
         wanted: dict[int, list[tuple[int, str]]] = {}
         for item in [*result.reps, *result.holds]:
             for c in item.failed:
@@ -233,9 +246,16 @@ def review_video(
         files["video"] = out_dir / "annotated.mp4"
         fps = info.fps if info.fps > 0 else 30.0
         with VideoFileSource(path) as again, closing(prefetched(again)) as ahead:
-            write_annotated(ahead, painter, files["video"], (info.width, info.height), fps, keep_thumbnail)
+            try:
+                size = (info.width, info.height)
+                write_annotated(ahead, painter, files["video"], size, fps, keep_thumbnail)
+            finally:
+                drawer.join()
+        if isinstance(drawn["charts"], BaseException):
+            raise drawn["charts"]
+        charts = drawn["charts"]
 
     files["report"] = out_dir / "report.html"
-    html = render_report(session, result.t_ms, result.signals, thumbnails, history or [])
+    html = render_report(session, result.t_ms, result.signals, thumbnails, history or [], charts)
     files["report"].write_text(html, encoding="utf-8")
     return ReviewOutput(out_dir, session, result, files, review_problems(result, spec, unusable, path.name))

@@ -427,18 +427,28 @@ def _footer(session: Doc) -> str:
     return "<footer>" + " · ".join(parts) + "</footer>"
 
 
+def report_charts(
+    session: Doc, t_ms: npt.NDArray[np.int64], signals: Mapping[str, npt.NDArray[np.float64]]
+) -> str:
+    """The report's charts section (the costly part of a report: matplotlib draws every chart)."""
+    return _plots(session, np.asarray(t_ms), signals)
+
+
 def render_report(
     session: Doc,
     t_ms: npt.NDArray[np.int64],
     signals: dict[str, npt.NDArray[np.float64]],
     thumbnails: dict[tuple[int, str], bytes],
     history: list[Doc],
+    charts: str | None = None,
 ) -> str:
     """The review report of one session as one self-contained HTML page.
 
     ``t_ms`` and ``signals`` are the per-frame arrays of the analysis (``SessionResult``);
     ``thumbnails`` maps (rep or hold number, check id) to JPEG bytes of that check's worst moment;
     ``history`` holds earlier session documents (any order; other exercises are ignored).
+    ``charts`` is :func:`report_charts` of the same arguments when the caller drew them already
+    (the review draws them while the annotated video encodes, as they need no thumbnails).
     """
     noun = _items(session)[1]
     name = escape(session["exercise"]["name"])
@@ -452,7 +462,7 @@ def render_report(
             _summary(session, noun),
             _rows(session, thumbnails),
             _uncounted(session, driver, driver_unit),
-            _plots(session, np.asarray(t_ms), signals),
+            report_charts(session, t_ms, signals) if charts is None else charts,
             _trend(session, history),
             _footer(session),
         ]
