@@ -166,16 +166,17 @@ def test_clamshell_partial_opening_is_not_counted() -> None:
     assert [r.outcome for r in result.reps if not r.number] == ["partial"]
 
 
-@pytest.mark.parametrize(("elevation", "roll_seen"), [(15.0, False), (35.0, True)])
-def test_clamshell_counts_from_lower_and_higher_cameras(elevation: float, roll_seen: bool) -> None:
+@pytest.mark.parametrize("elevation", [15.0, 35.0])
+def test_clamshell_counts_from_lower_and_higher_cameras(elevation: float) -> None:
     """The knee-lift angle shifts with the camera's tilt; the rep thresholds cover 15-35 degrees.
-    A roll back shows less the lower the camera: from 15 degrees a 20-degree roll goes unseen."""
+    A roll back shows less the lower the camera, but a 20-degree roll from 15 degrees (0.015 torso
+    lengths with exact joints) is still over the limit (0.009, set for MediaPipe's smaller reading)."""
     track, truth = generate(fl.clamshell_front_view, reps=REPS, elevation_deg=elevation)
     result = review("clamshell", track)
     assert result.view == "raised_front"
     reps = counted(result.reps)
     assert len(reps) == REPS
-    assert [k for k, r in enumerate(reps) if failed(r)] == (list(truth.faults) if roll_seen else [])
+    assert [k for k, r in enumerate(reps) if failed(r)] == list(truth.faults)
 
 
 def test_cat_cow_leaving_the_frame_mid_rep_voids_that_rep() -> None:
