@@ -115,11 +115,6 @@ def test_fast_subset_counts_reps_exactly(subset: list[Any]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="band_adduction.level_pelvis fires on the 12-degree trunk-lean rep of adduction_front "
-    "(MediaPipe's hips tilt 5.2 degrees with the trunk; the rig's stay level): that check's F1 is 0 here",
-)
 def test_fast_subset_meets_the_f1_targets(subset: list[Any]) -> None:
     summary = acc.summarize(subset)
     assert summary["overall"].f1 >= 0.95
