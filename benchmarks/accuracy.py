@@ -244,6 +244,13 @@ def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
     for name, mt in metric_of.items():
         if name not in checked and name in result.signals:
             judged += [(name, c.when) for c in spec.checks if truth_metric.get(c.id) == mt["metric"]][:1]
+    # A checked angle the truth file maps to no metric (a signal newer than the clip) is compared
+    # with the metric its check's truth reads, when that is an angle too.
+    metric_of = dict(metric_of)
+    for c in spec.checks:
+        metric = truth_metric.get(c.id, "")
+        if c.signal not in metric_of and spec.signals[c.signal].unit == "deg" and metric.endswith("_deg"):
+            metric_of[c.signal] = {"metric": metric, "sign": 1.0}
     for k, item in matched.items():
         del k
         for signal, when in judged:

@@ -68,8 +68,13 @@ def track_from(rows: list[npt.NDArray[np.float32] | None], fps: float = FPS) -> 
     for i, r in enumerate(rows):
         if r is not None:
             image[i] = r
-    world = np.full((len(rows), NUM_LANDMARKS, 3), np.nan, dtype=np.float32)
-    world[~np.isnan(image[:, 0, 0])] = 0.0
+    # World landmarks as MediaPipe gives them (metres, origin between the hips): here the drawn
+    # pose itself, flat (z = 0) at 400 px to the metre, so 3D signals read what the image shows.
+    px = image[..., :2].astype(np.float64) * np.array([W, H])
+    hips = 0.5 * (px[:, Landmark.LEFT_HIP] + px[:, Landmark.RIGHT_HIP])
+    world = np.zeros((len(rows), NUM_LANDMARKS, 3), dtype=np.float32)
+    world[..., :2] = (px - hips[:, None, :]) / 400.0
+    world[np.isnan(image[:, 0, 0])] = np.nan
     t = np.round(np.arange(len(rows)) * 1000.0 / fps).astype(np.int64)
     return PoseTrack(t, image, world, W, H)
 

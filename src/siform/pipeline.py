@@ -57,6 +57,15 @@ def condition_points(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
     return butterworth_zero_phase(px, track.t_ms, spec.filter.cutoff_hz)
 
 
+def condition_world(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
+    """The world landmarks conditioned as :func:`condition_points` conditions the image ones: hidden
+    where the image landmark is a low-visibility guess, short gaps bridged, zero-phase low-pass."""
+    hidden = np.isnan(mask_low_visibility(track.image, spec.filter.min_visibility)[..., :1])
+    world = np.where(hidden, np.nan, track.world.astype(np.float64))
+    world = bridge_gaps(world, track.t_ms, spec.filter.max_gap_ms)
+    return butterworth_zero_phase(world, track.t_ms, spec.filter.cutoff_hz)
+
+
 def near_side(image: npt.NDArray[np.floating]) -> str:
     """The side facing the camera: MediaPipe is more confident about the landmarks it can see."""
 
@@ -149,7 +158,8 @@ def analyze_track(
         side = working_side(spec, pts, track.t_ms, near)
     sides = side_map(side if spec.laterality == "unilateral" else None, near)
     signals = SignalSet(spec, sides)
-    values = signals.compute(pts, track.t_ms)
+    world = condition_world(track, spec) if signals.uses_world() else None
+    values = signals.compute(pts, track.t_ms, world=world)
 
     gate_names = _resolve_gate_names(list(spec.gate.landmarks), sides)
     setup = assess_setup(spec, track.image, pts, signals.landmarks(), gate_names)
@@ -193,6 +203,12 @@ class LiveSession:
         self.signals = SignalSet(spec, sides)
         self.tracker = SetTracker(spec, side, _unscored_for_view(spec, view))
         self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
+        # World landmarks go through the same filter in millimetres, whose speeds are of the order of
+        # the image's pixels per second that the filter's parameters were set for.
+        self._world_filter = (
+            OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
+            if self.signals.uses_world() else None
+        )  # fmt: skip
         self._history = _History()
         # Signals that look back are computed over the recent history; the rest over this frame
         # alone, so a look-back signal does not make every other signal cost O(history) per frame.
@@ -221,7 +237,13 @@ class LiveSession:
         raw = self._bridge(masked[:, :2].astype(np.float64) * self.scale, pose.t_ms)
         px = self._filter.update(raw, pose.t_ms)
         now = np.array([pose.t_ms], dtype=np.int64)
-        row = {n: float(v[-1]) for n, v in self.signals.compute(px[None], now, self._frame_names).items()}
+        world = None
+        if self._world_filter is not None:
+            hidden = ~np.isfinite(masked[:, :1])
+            mm = np.where(hidden, np.nan, pose.world.astype(np.float64) * 1000.0)
+            world = self._world_filter.update(mm, pose.t_ms)[None] / 1000.0
+        frame_values = self.signals.compute(px[None], now, self._frame_names, world=world)
+        row = {n: float(v[-1]) for n, v in frame_values.items()}
         if self._history_names:
             pts, t = self._history.push(pose.t_ms, px, self.history_ms)
             row |= {n: float(v[-1]) for n, v in self.signals.compute(pts, t, self._history_names).items()}

@@ -706,3 +706,21 @@ def test_side_hip_drop_ratio_rises_when_that_side_drops_whichever_side_is_near(n
         assert float(g.side_hip_drop_ratio(pts, side)) - level[side] == pytest.approx(0.125)
         assert float(g.side_hip_drop_ratio(pts, other)) - level[other] == pytest.approx(-0.125)
     assert np.isnan(g.side_hip_drop_ratio(_lying(30.0, 0.0), "left")).all()
+
+
+def test_midline_hip_angle_deg_reads_the_middle_of_the_body_in_3d() -> None:
+    pts = np.full((33, 3), np.nan)
+    # Each side bent differently in depth; the midpoints lie on one straight line along x.
+    pts[Landmark.LEFT_SHOULDER], pts[Landmark.RIGHT_SHOULDER] = (-0.5, 0.0, 0.2), (-0.5, 0.0, -0.2)
+    pts[Landmark.LEFT_HIP], pts[Landmark.RIGHT_HIP] = (0.0, 0.05, 0.1), (0.0, -0.05, -0.1)
+    pts[Landmark.LEFT_KNEE], pts[Landmark.RIGHT_KNEE] = (0.45, 0.0, 0.1), (0.45, 0.0, -0.1)
+    assert float(g.midline_hip_angle_deg(pts)) == pytest.approx(180.0)
+    # Knees raised 0.45 m above the hips (y down, as MediaPipe's world frame): a right angle.
+    bent = pts.copy()
+    bent[[Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE], :2] = (0.0, -0.45)
+    assert float(g.midline_hip_angle_deg(bent)) == pytest.approx(90.0)
+    # Left and right swapped (a mirrored body): the same angle.
+    assert float(g.midline_hip_angle_deg(bent[list(MIRROR)])) == pytest.approx(90.0)
+    missing = bent.copy()
+    missing[Landmark.RIGHT_KNEE] = np.nan
+    assert np.isnan(g.midline_hip_angle_deg(missing))

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from siform.draw.text import put_label
 from siform.landmarks import by_name
 from siform.results import CheckResult
+from siform.signals import registry
 from siform.signals.compute import BoundSignal
 from siform.signals.geometry import JOINT_CHAINS
 
@@ -25,6 +26,9 @@ def segments(signal: BoundSignal) -> list[tuple[str, str]]:
     shoulder through hip to ankle) are a chain too, drawn end to end, so the bend shows where it
     is; landmarks in left/right pairs (hip line, knee gap) are drawn pair by pair.
     """
+    drawn = registry.REGISTRY[signal.spec.fn].draw
+    if drawn:
+        return list(drawn)
     if signal.spec.fn == "joint_angle_deg":
         side, (a, b, c) = signal.args["side"], JOINT_CHAINS[signal.args["joint"]]
         return [(f"{side}_{a}", f"{side}_{b}"), (f"{side}_{b}", f"{side}_{c}")]

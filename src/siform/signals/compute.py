@@ -57,14 +57,30 @@ class SignalSet:
             self.bound[name] = BoundSignal(name, sig, args, landmarks)
 
     def compute(
-        self, pts: npt.NDArray[Any], t_ms: npt.NDArray[Any], names: list[str] | None = None
+        self,
+        pts: npt.NDArray[Any],
+        t_ms: npt.NDArray[Any],
+        names: list[str] | None = None,
+        world: npt.NDArray[Any] | None = None,
     ) -> dict[str, FloatArray]:
-        """``names`` (default: all) -> ``(T,)`` values over ``pts`` ``(T, 33, 2)``."""
+        """``names`` (default: all) -> ``(T,)`` values over ``pts`` ``(T, 33, 2)`` image pixels, or
+        for signals in world space over ``world`` ``(T, 33, 3)`` (all NaN when it is not given: the
+        rig's 2D truth joints, say, have no 3D)."""
         bound = self.bound if names is None else {n: self.bound[n] for n in names}
-        return {
-            name: np.asarray(registry.compute(b.spec.fn, b.args, pts, t_ms), dtype=np.float64)
-            for name, b in bound.items()
-        }
+        out: dict[str, FloatArray] = {}
+        for name, b in bound.items():
+            if registry.REGISTRY[b.spec.fn].space == "world":
+                if world is None:
+                    out[name] = np.full(np.shape(pts)[:-2], np.nan)
+                    continue
+                source = world
+            else:
+                source = pts
+            out[name] = np.asarray(registry.compute(b.spec.fn, b.args, source, t_ms), dtype=np.float64)
+        return out
+
+    def uses_world(self) -> bool:
+        return any(registry.REGISTRY[b.spec.fn].space == "world" for b in self.bound.values())
 
     def landmarks(self, names: list[str] | None = None) -> list[str]:
         """Landmarks the given signals (default: all) read, in first-use order."""

@@ -169,6 +169,26 @@ def joint_angle_deg(pts: Points, side: Side, joint: Joint) -> FloatArray:
     return _vector_angle_deg(a - b, c - b)
 
 
+def midline_hip_angle_deg(world: Points) -> FloatArray:
+    """Angle at the mid-hip between the mid-shoulder and the mid-knee, in 3D, degrees (180 = straight).
+
+    For MediaPipe's world landmarks (metric, hip-centred), not image pixels. Lying in a bridge seen
+    by a raised side camera, the image angle is no measure of the lift: the camera's tilt shrinks
+    its vertical and the near side's joints sit at different depths, so even the rig's own joints
+    projected read a 164.6-degree lift as 171.5; MediaPipe's 3D midline follows the lift's order
+    (rendered bridges: 162.9 and 163.8 for 164.6 and 169.7 true, 165.2-170.5 for 170.3-180), reading
+    about 5-8 degrees under the true angle when averaged over the top of a rep. Midpoints, because
+    each side's landmarks err on their own and the true angle is the body's midline. Mirror:
+    unchanged. NaN where a joint is missing.
+    """
+    w = _checked(world)
+
+    def mid(joint: str) -> FloatArray:
+        return 0.5 * (_side_at(w, "left", joint) + _side_at(w, "right", joint))
+
+    return angle_deg(mid("shoulder"), mid("hip"), mid("knee"))
+
+
 def leg_alignment_deg(pts: Points, working_side: Side) -> FloatArray:
     """Angle between the working leg (hip -> ankle) and the other thigh (hip -> knee), [0, 180].
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,10 @@ class SignalFn:
     uses_history: bool = False
     """Its value at a frame depends on other frames (a window, a median): live coaching must feed
     it recent history, not the current frame alone."""
+    space: Literal["image", "world"] = "image"
+    """``world``: it reads MediaPipe's metric 3D landmarks ``(T, 33, 3)``, not image pixels."""
+    draw: tuple[tuple[str, str], ...] = ()
+    """Segments the overlay draws when a check on it fails (default: from ``landmarks``)."""
 
 
 REGISTRY: Final[dict[str, SignalFn]] = {
@@ -52,6 +56,19 @@ REGISTRY: Final[dict[str, SignalFn]] = {
     ),
     "hip_drop_ratio": SignalFn(
         g.hip_drop_ratio, frozenset(), frozenset(), ("left_hip", "right_hip", "left_knee", "right_knee")
+    ),
+    "midline_hip_angle_deg": SignalFn(
+        g.midline_hip_angle_deg,
+        frozenset(),
+        frozenset(),
+        ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee", "right_knee"),
+        space="world",
+        draw=(
+            ("left_shoulder", "left_hip"),
+            ("left_hip", "left_knee"),
+            ("right_shoulder", "right_hip"),
+            ("right_hip", "right_knee"),
+        ),
     ),
     "hip_to_shoulder_offset_ratio": SignalFn(
         g.hip_to_shoulder_offset_ratio,
