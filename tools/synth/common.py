@@ -35,6 +35,9 @@ MP_JOINTS = {
     27: "foot.L",
     28: "foot.R",
 }
+METRIC_BONES = ("toe2-1.L", "toe2-1.R")
+"""Bones whose heads the exercise metrics may read besides MP_JOINTS (the toe line of each foot);
+they are not projected into the truth's joints."""
 SIDES = {"L": 1.0, "R": -1.0}
 
 

@@ -2,7 +2,8 @@
 
 Faults: `knees_apart`, the leg planes turn outwards by the given degrees at full depth (the ball
 stays between the knees); `shallow`, the squat stops short by that fraction of its depth;
-`fast_down`, the lowering takes that fraction of its usual time.
+`fast_down`, the lowering takes that fraction of its usual time; `toes_out`, both feet turn out
+that many degrees beyond the stance's own 8 as the squat deepens.
 """
 
 import math
@@ -64,14 +65,20 @@ def setup(rig, ctx):
             H = gtr @ rig.hip[s_]
             A = Vector((sg * 0.16, rig.ankle[s_].y, rig.ankle_h))
             pole = Quaternion(Zv, sg * beta * D2R) @ Vector((0, -1, 0))
-            knees[s_] = rig.leg(G, s_, H, A, pole=pole, foot=Quaternion(Zv, sg * 8 * D2R))
+            toe_out = (8.0 + ctx.fault(k, "toes_out") * s) * D2R  # 8 degrees: a relaxed stance
+            knees[s_] = rig.leg(G, s_, H, A, pole=pole, foot=Quaternion(Zv, sg * toe_out))
             f = (25 + 85 * sm_) * D2R
             du = (Ql @ Vector((sg * 0.22, -math.sin(f), -math.cos(f)))).normalized()
             df = (Ql @ Vector((sg * 0.08, -math.sin(f + 12 * D2R), -math.cos(f + 12 * D2R)))).normalized()
             rig.arm(G, s_, gtr, du, df, Ql)
         mid = (knees["L"] + knees["R"]) / 2 + Vector((0, 0.01, -0.01))
         fast = ctx.fault(k, "fast_down") if phase == "down" else 0.0
-        now = {"knees_apart": apart, "shallow": shallow if s > 0 else 0.0, "fast_down": fast}
+        now = {
+            "knees_apart": apart,
+            "shallow": shallow if s > 0 else 0.0,
+            "fast_down": fast,
+            "toes_out": ctx.fault(k, "toes_out") * s,
+        }
         return G, labels(k, phase, s, ctx, now), {"ball": {"location": tuple(mid)}}
 
     def metrics(J):
@@ -88,9 +95,16 @@ def setup(rig, ctx):
             "hip_height_m": float((hl[2] + hr[2]) / 2),
             "thigh_drop_ratio": float(thigh / shin),
             "hip_lowering_ratio": float(1.0 - ((hl[2] + hr[2]) - (al[2] + ar[2])) / (2 * standing)),
+            "toe_out_deg": max(toe_out_deg(J, s_, sg) for s_, sg in SIDES.items()),
         }
 
     return cam, sched, pose, metrics, [ball], []
+
+
+def toe_out_deg(J, s_, sg):
+    """The foot's turn-out on the floor, degrees: ankle -> toe line against straight ahead (-Y)."""
+    d = np.array(J["toe2-1." + s_]) - np.array(J["foot." + s_])
+    return math.degrees(math.atan2(sg * d[0], -d[1]))
 
 
 EXERCISE = Exercise(
@@ -103,6 +117,7 @@ EXERCISE = Exercise(
             "fraction", 0.4, "chair_depth", "the squat stops short by this fraction of its depth"
         ),
         "fast_down": Fault("fraction", 0.25, "slow_lowering", "the lowering takes this fraction of its time"),
+        "toes_out": Fault("deg", 15.0, "toes_forward", "both feet turn out this much more than 8 degrees"),
     },
     primary_fault="knees_apart",
     setup=setup,
@@ -120,6 +135,13 @@ EXERCISE = Exercise(
             "min",
             max=0.55,
             why="thigh height over shin height at the bottom (3D); 0.55 is the thighs about 30 degrees above level",
+        ),
+        "toes_forward": TruthCheck(
+            "toe_out_deg",
+            ("down", "bottom", "up"),
+            "max",
+            max=17.0,
+            why="ball_squat.toml: 0.3 (toe offset over hip width) is about 17 degrees of turn-out",
         ),
         "slow_lowering": TruthCheck(
             "thigh_drop_ratio",

@@ -23,7 +23,7 @@ import bpy
 import human as Hm
 import numpy as np
 import scene as S
-from common import MP_JOINTS, Ctx, Rig, Variation
+from common import METRIC_BONES, MP_JOINTS, Ctx, Rig, Variation
 from mathutils import Vector
 
 GENERATOR_VERSION = 2
@@ -240,7 +240,12 @@ def main():
                 for n in poser.order
             }
         )
-        canon3d.append({b: tuple((poser.full[b] @ poser.rest[b]).translation) for b in MP_JOINTS.values()})
+        canon3d.append(
+            {
+                b: tuple((poser.full[b] @ poser.rest[b]).translation)
+                for b in (*MP_JOINTS.values(), *METRIC_BONES)
+            }
+        )
         joints3d.append(
             {
                 b: tuple(arm.matrix_world @ (poser.full[b] @ poser.rest[b]).translation)
