@@ -186,7 +186,7 @@ def single_leg_lift_side_view(
 # Values as MediaPipe reads them on the rendered ball squat (sample_videos/ballsquat_front).
 BALL_KNEES = 0.84  # knee gap / ankle gap with the ball squeezed
 SQUAT_STANDING, SQUAT_BOTTOM = 1.12, 0.79  # thigh_drop_ratio standing and at chair height
-TOES_DEG = 10.0  # a relaxed stance (toe_out_ratio about 0.17)
+TOES_DEG = 6.0  # a relaxed stance: the heel-to-toe line leans out 24 degrees in the image
 
 
 def ball_squat_front_view(

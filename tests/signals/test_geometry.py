@@ -724,3 +724,24 @@ def test_midline_hip_angle_deg_reads_the_middle_of_the_body_in_3d() -> None:
     missing = bent.copy()
     missing[Landmark.RIGHT_KNEE] = np.nan
     assert np.isnan(g.midline_hip_angle_deg(missing))
+
+
+@pytest.mark.parametrize(
+    ("dx", "dy", "expected"),
+    [
+        (0.0, 14.0, 0.0),  # toes straight below the heel: pointing at the camera
+        (14.0, 14.0, 45.0),  # leaning out as far as down
+        (-5.0, 5.0, -45.0),  # turned in
+    ],
+)
+def test_toe_out_deg(dx: float, dy: float, expected: float) -> None:
+    pts = np.full((33, 2), np.nan)
+    pts[Landmark.LEFT_HIP], pts[Landmark.RIGHT_HIP] = (350.0, 200.0), (290.0, 200.0)  # left on image right
+    for side, sign, x in (("LEFT", 1.0, 360.0), ("RIGHT", -1.0, 280.0)):
+        pts[Landmark[f"{side}_HEEL"]] = (x, 420.0)
+        pts[Landmark[f"{side}_FOOT_INDEX"]] = (x + sign * dx, 420.0 + dy)
+    for side in ("left", "right"):
+        assert float(g.toe_out_deg(pts, side)) == pytest.approx(expected)  # type: ignore[arg-type]
+    assert float(g.toe_out_deg(pts)) == pytest.approx(expected)
+    mirrored = pts[list(MIRROR)] * np.array([-1.0, 1.0]) + np.array([640.0, 0.0])
+    assert float(g.toe_out_deg(mirrored, "left")) == pytest.approx(expected)

@@ -157,6 +157,12 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         ("left_heel", "right_heel", "left_foot_index", "right_foot_index", "left_hip", "right_hip"),
     ),
+    "toe_out_deg": SignalFn(
+        g.toe_out_deg,
+        frozenset(),
+        frozenset(),
+        ("left_heel", "right_heel", "left_foot_index", "right_foot_index", "left_hip", "right_hip"),
+    ),
     "ankle_out_ratio": SignalFn(
         g.ankle_out_ratio,
         frozenset({"side"}),
