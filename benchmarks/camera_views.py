@@ -66,7 +66,11 @@ def measure(clip: Path, model: Path) -> list[dict]:
         # only the faults aimed at this check (the others would measure cross-talk)
         kinds = meta["fault_kinds"]
         faulty = {k: f for k, f in faulty.items() if any(kinds[kind]["check"] == check.id for kind in f)}
-        base, base_ref = np.median([mine[k] for k in clean]), np.median([ref[k] for k in clean])
+        if not faulty:
+            continue
+        # ref is empty for a signal the 2D truth joints cannot give (one read in 3D)
+        base = np.median([mine[k] for k in clean])
+        base_ref = np.median([ref[k] for k in clean if k in ref]) if ref else math.nan
         spread = float(np.ptp([mine[k] for k in clean])) if len(clean) > 1 else math.nan
         verdicts = {}
         for rep in (r for r in result.reps if r.number):
