@@ -16,6 +16,8 @@ from siform.specs.load import find_spec
         ("side_plank", "body_line", [("left_shoulder", "left_hip"), ("left_hip", "left_ankle")]),
         # left/right pairs: the hip line and the knee line
         ("ball_squat", "knees", [("left_knee", "right_knee"), ("left_ankle", "right_ankle")]),
+        # what the signal itself says to draw: each foot's heel-to-toe line
+        ("ball_squat", "toes", [("left_heel", "left_foot_index"), ("right_heel", "right_foot_index")]),
         # a joint angle: its chain
         ("glute_bridge", "hip_extension", [("left_shoulder", "left_hip"), ("left_hip", "left_knee")]),
     ],

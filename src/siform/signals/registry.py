@@ -162,6 +162,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         frozenset(),
         ("left_heel", "right_heel", "left_foot_index", "right_foot_index", "left_hip", "right_hip"),
+        draw=(("left_heel", "left_foot_index"), ("right_heel", "right_foot_index")),
     ),
     "ankle_out_ratio": SignalFn(
         g.ankle_out_ratio,
