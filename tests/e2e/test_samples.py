@@ -45,6 +45,10 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
     "single_leg_lift_left_high": {
         "verdicts": f"level_pelvis fails clean rep 5 (0.039 against 0.035); {RAISED_HIP_OFFSET}",
     },
+    "single_leg_lift_right_legdrop": {
+        "verdicts": "level_pelvis passes rep 3's 10-degree drop (0.000): two clean reps read 0.07 under "
+        "the others, so the set's median lands on the faulty rep itself (rendered after the limit was set)",
+    },
 }
 
 
