@@ -215,3 +215,29 @@ def test_exercises_command_lists_them(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     for name in EXERCISES:
         assert f"{name}: " in out
+
+
+def test_single_leg_pelvis_is_not_judged_on_a_rep_whose_leg_dropped() -> None:
+    """A dropping straight leg moves MediaPipe's hips: on that rep the pelvis checks wait, with why."""
+    track, _truth = fs.single_leg_lift_side_view(drop_rep=1, leg_rep=1, shallow_rep=None)
+    result = analyze_track(track, spec_of("single_leg_pelvic_lift"), side="left")
+    reps = [r for r in result.reps if r.number]
+    checks = {c.id: c for c in reps[1].checks}
+    assert checks["leg_in_line"].passed is False
+    for cid in ("level_pelvis", "full_extension"):
+        assert not checks[cid].scored and checks[cid].passed is None
+        assert "Straight leg in line" in (checks[cid].reason or "")
+    # the other reps are judged as usual
+    assert all(c.scored for r in reps[2:] for c in r.checks)
+
+
+def test_not_judged_when_failed_must_name_another_check() -> None:
+    import tomllib
+
+    from siform.errors import SpecError
+    from siform.specs.load import parse_spec, specs_dir
+
+    data = tomllib.loads((specs_dir() / "single_leg_pelvic_lift.toml").read_text(encoding="utf-8"))
+    data["checks"][0]["not_judged_when_failed"] = ["no_such_check"]
+    with pytest.raises(SpecError, match="not_judged_when_failed"):
+        parse_spec(data, "single_leg_pelvic_lift.toml")

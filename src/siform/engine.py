@@ -10,7 +10,7 @@ computed from causally filtered landmarks; review feeds it rows from zero-phase 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,7 @@ class SetTracker:
         self._measurements: list[dict[str, Measurement]] = []
         self._outcomes: list[str] = []
         self._frame = -1
+        self._last_driver: tuple[int, float] | None = None
         self._cache: tuple[int, npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]] | None = None
 
     # -- feeding ---------------------------------------------------------------------------
@@ -73,12 +74,26 @@ class SetTracker:
         for name, values in self._buf.values.items():
             values.append(float(row.get(name, np.nan)))
         if self._counter is not None and self.spec.rep is not None:
-            window = self._counter.update(i, t_ms, float(row.get(self.spec.rep.signal, np.nan)))
+            driver = self._driver(t_ms, float(row.get(self.spec.rep.signal, np.nan)))
+            window = self._counter.update(i, t_ms, driver)
             return self._rep_ended(window) if window else None
         if self._timer is not None:
             hold_window = self._timer.update(i, t_ms, self._hold_ok(row))
             return self._hold_ended(hold_window) if hold_window else None
         return None
+
+    def _driver(self, t_ms: int, value: float) -> float:
+        """The driving value the rep counter sees: for up to ``filter.max_gap_ms`` after the last
+        known value it is held, as a landmark gap that short is bridged. Gaps also come from a
+        signal undefined in a pose (the single-leg lift's planted hip angle while MediaPipe reads
+        that knee straight for a few frames); without this such a flicker voided the whole rep.
+        Causal, so live and review count the same reps; checks still skip the unknown frames."""
+        if np.isfinite(value):
+            self._last_driver = (t_ms, value)
+            return value
+        if self._last_driver is not None and t_ms - self._last_driver[0] <= self.spec.filter.max_gap_ms:
+            return self._last_driver[1]
+        return value
 
     def _hold_ok(self, row: Mapping[str, float]) -> bool | None:
         assert self.spec.hold is not None
@@ -125,6 +140,12 @@ class SetTracker:
                 self.unscored.get(check.id),
             )
             for check in self.spec.checks
+        )
+        failed = {r.id: r.name for r in results if r.scored and r.passed is False}
+        by_id = {c.id: c for c in self.spec.checks}
+        results = tuple(
+            _not_judged(r, [failed[o] for o in by_id[r.id].not_judged_when_failed if o in failed])
+            for r in results
         )
         return results, score(self.spec, results)
 
@@ -204,3 +225,11 @@ class SetTracker:
             failures=failures,
             most_frequent_fault=cue,
         )
+
+
+def _not_judged(result: CheckResult, because: list[str]) -> CheckResult:
+    """``result`` withdrawn when a check it cannot be told apart from failed on the same rep."""
+    if not because or not result.scored:
+        return result
+    reason = f"not judged on this rep: '{because[0]}' failed, and the camera cannot tell the two apart"
+    return replace(result, scored=False, passed=None, value=None, cue=None, reason=reason)

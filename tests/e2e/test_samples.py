@@ -35,16 +35,8 @@ CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
 DOORS = ("cli", "api")
 OUTPUTS = ("session.json", "report.html", "annotated.mp4", "frames.csv", "landmarks.trc")
 
-RAISED_HIP_OFFSET = (
-    "from the raised side camera MediaPipe's working hip follows the straight leg down when the leg drops "
-    "(this rep: 20 degrees, which leg_in_line fails), reading like a 7-8 degree pelvic drop"
-)
-
 KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
     # clip stem -> test name -> what siform measures instead of the truth (benchmarks/accuracy.py)
-    "single_leg_lift_left_high": {
-        "verdicts": f"level_pelvis fails clean rep 5 (0.039 against 0.035); {RAISED_HIP_OFFSET}",
-    },
     "single_leg_lift_right_legdrop": {
         "verdicts": "level_pelvis passes rep 3's 10-degree drop (0.000): two clean reps read 0.07 under "
         "the others, so the set's median lands on the faulty rep itself (rendered after the limit was set)",

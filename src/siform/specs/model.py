@@ -147,6 +147,9 @@ class CheckSpec(_Model):
     """Short instruction shown when the check fails, in the patient's words."""
     views: list[Id] | None = None
     """Views this check is valid from; default all of the exercise's views."""
+    not_judged_when_failed: list[Id] = Field(default_factory=list)
+    """Other checks of the exercise whose failure on a rep leaves this one unjudged on that rep:
+    the landmarks cannot tell the two faults apart (a dropping straight leg moves MediaPipe's hip)."""
 
 
 class GateSpec(_Model):
@@ -216,6 +219,9 @@ class ExerciseSpec(_Model):
             for v in check.views or []:
                 if v not in view_ids:
                     raise ValueError(f"checks[{i}].views: unknown view '{v}'")
+            for other in check.not_judged_when_failed:
+                if other not in {c.id for c in self.checks} or other == check.id:
+                    raise ValueError(f"checks[{i}].not_judged_when_failed: '{other}' is not another check")
             if self.kind == "hold" and check.when != "hold":
                 raise ValueError(f"checks[{i}].when: a hold exercise's checks use when = 'hold'")
             if self.kind == "reps" and check.when == "hold":
