@@ -207,13 +207,24 @@ def test_unscored_checks_carry_their_reason(bridge: ExerciseSpec) -> None:
 
 
 def test_missing_signal_values_are_nan(bridge: ExerciseSpec) -> None:
-    """A row without the driving signal is a frame without it: it voids the rep in progress."""
+    """A row without the driving signal is a frame without it: a gap longer than the spec's
+    max_gap_ms voids the rep in progress, ending it where the gap began; a shorter one is held over
+    (the counter sees the last value), as a landmark gap that short is bridged."""
     rows = rep_rows([175, 175])
-    rows[60] = {"pelvic_drop": 0.0}  # mid-ascent of rep 1
+    for k in range(60, 75):  # 0.5 s mid-ascent of rep 1
+        rows[k] = {"pelvic_drop": 0.0}
     tracker = SetTracker(bridge, None)
     feed(tracker, rows)
     reps, _holds, _summary = tracker.finish()
     assert [r.outcome for r in reps] == ["voided", "complete"]
+    assert reps[0].end_index == 60
+
+    rows = rep_rows([175, 175])
+    rows[60] = {"pelvic_drop": 0.0}  # one frame, 33 ms
+    tracker = SetTracker(bridge, None)
+    feed(tracker, rows)
+    reps, _holds, _summary = tracker.finish()
+    assert [r.outcome for r in reps] == ["complete", "complete"]
 
 
 def test_worst_frame_points_into_the_rep(bridge: ExerciseSpec) -> None:

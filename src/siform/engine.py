@@ -62,6 +62,7 @@ class SetTracker:
         self._outcomes: list[str] = []
         self._frame = -1
         self._last_driver: tuple[int, float] | None = None
+        self._gap_start: tuple[int, int] | None = None
         self._cache: tuple[int, npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]] | None = None
 
     # -- feeding ---------------------------------------------------------------------------
@@ -74,26 +75,31 @@ class SetTracker:
         for name, values in self._buf.values.items():
             values.append(float(row.get(name, np.nan)))
         if self._counter is not None and self.spec.rep is not None:
-            driver = self._driver(t_ms, float(row.get(self.spec.rep.signal, np.nan)))
-            window = self._counter.update(i, t_ms, driver)
+            driver, at, at_ms = self._driver(i, t_ms, float(row.get(self.spec.rep.signal, np.nan)))
+            window = self._counter.update(at, at_ms, driver)
             return self._rep_ended(window) if window else None
         if self._timer is not None:
             hold_window = self._timer.update(i, t_ms, self._hold_ok(row))
             return self._hold_ended(hold_window) if hold_window else None
         return None
 
-    def _driver(self, t_ms: int, value: float) -> float:
-        """The driving value the rep counter sees: for up to ``filter.max_gap_ms`` after the last
-        known value it is held, as a landmark gap that short is bridged. Gaps also come from a
-        signal undefined in a pose (the single-leg lift's planted hip angle while MediaPipe reads
-        that knee straight for a few frames); without this such a flicker voided the whole rep.
-        Causal, so live and review count the same reps; checks still skip the unknown frames."""
+    def _driver(self, i: int, t_ms: int, value: float) -> tuple[float, int, int]:
+        """The driving value the rep counter sees, and the frame it stands for. For up to
+        ``filter.max_gap_ms`` after the last known value it is held, as a landmark gap that short
+        is bridged; a longer gap reaches the counter as missing at the frame where it began, so a
+        voided rep ends where the person vanished. Gaps also come from a signal undefined in a pose
+        (the single-leg lift's planted hip angle while MediaPipe reads that knee straight for a few
+        frames); without the hold such a flicker voided the whole rep. Causal, so live and review
+        count the same reps; checks still skip the unknown frames."""
         if np.isfinite(value):
             self._last_driver = (t_ms, value)
-            return value
+            self._gap_start = None
+            return value, i, t_ms
+        if self._gap_start is None:
+            self._gap_start = (i, t_ms)
         if self._last_driver is not None and t_ms - self._last_driver[0] <= self.spec.filter.max_gap_ms:
-            return self._last_driver[1]
-        return value
+            return self._last_driver[1], i, t_ms
+        return value, *self._gap_start
 
     def _hold_ok(self, row: Mapping[str, float]) -> bool | None:
         assert self.spec.hold is not None
