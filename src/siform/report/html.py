@@ -152,16 +152,18 @@ def _summary(session: Doc, noun: str) -> str:
     return "".join(out)
 
 
-def _na(check_id: str, why: str) -> str:
+def _na(check_id: str, why: str, label: str = "not measured") -> str:
     head = f"<td class='na' data-check='{escape(check_id)}'>"
-    return head + f"<span class='val'>not measured</span><div class='lim'>{why}</div></td>"
+    return head + f"<span class='val'>{label}</span><div class='lim'>{why}</div></td>"
 
 
 def _check_cell(c: Doc, defn: Doc | None) -> str:
     baseline = (defn or {}).get("baseline") == "set_median" or c.get("baseline") is not None
     if not c.get("scored") or not finite(c.get("value")):
         reason = c.get("reason") or "the body part was not visible enough"
-        return _na(c["id"], escape(reason))
+        # measured but withheld (another fault on the rep hides it) reads differently from unseen
+        label = "not judged" if reason.startswith("not judged") else "not measured"
+        return _na(c["id"], escape(reason), label)
     unit = c["unit"]
     if baseline:
         value = f"{fmt_value(c['value'], unit, signed=True)} from your median"
