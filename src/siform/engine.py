@@ -148,10 +148,9 @@ class SetTracker:
             for check in self.spec.checks
         )
         failed = {r.id: r.name for r in results if r.scored and r.passed is False}
-        by_id = {c.id: c for c in self.spec.checks}
         results = tuple(
-            _not_judged(r, [failed[o] for o in by_id[r.id].not_judged_when_failed if o in failed])
-            for r in results
+            _not_judged(r, [failed[o] for o in check.not_judged_when_failed if o in failed])
+            for r, check in zip(results, self.spec.checks, strict=True)
         )
         return results, score(self.spec, results)
 

@@ -53,17 +53,21 @@ def condition_points(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
     """Review conditioning: hide low-visibility guesses, bridge short gaps, zero-phase low-pass."""
     masked = mask_low_visibility(track.image, spec.filter.min_visibility)
     px = masked[:, :, :2].astype(np.float64) * np.array([track.width, track.height], dtype=np.float64)
-    px = bridge_gaps(px, track.t_ms, spec.filter.max_gap_ms)
-    return butterworth_zero_phase(px, track.t_ms, spec.filter.cutoff_hz)
+    return _bridge_and_smooth(px, track, spec)
 
 
 def condition_world(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
     """The world landmarks conditioned as :func:`condition_points` conditions the image ones: hidden
     where the image landmark is a low-visibility guess, short gaps bridged, zero-phase low-pass."""
-    hidden = np.isnan(mask_low_visibility(track.image, spec.filter.min_visibility)[..., :1])
+    image = track.image[..., :1], track.image[..., VISIBILITY : VISIBILITY + 1]
+    hidden = np.isnan(image[0]) | (image[1] < spec.filter.min_visibility)
     world = np.where(hidden, np.nan, track.world.astype(np.float64))
-    world = bridge_gaps(world, track.t_ms, spec.filter.max_gap_ms)
-    return butterworth_zero_phase(world, track.t_ms, spec.filter.cutoff_hz)
+    return _bridge_and_smooth(world, track, spec)
+
+
+def _bridge_and_smooth(coords: FloatArray, track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
+    coords = bridge_gaps(coords, track.t_ms, spec.filter.max_gap_ms)
+    return butterworth_zero_phase(coords, track.t_ms, spec.filter.cutoff_hz)
 
 
 def near_side(image: npt.NDArray[np.floating]) -> str:

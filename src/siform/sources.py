@@ -119,13 +119,30 @@ class VideoFileSource(_ClosingSource):
         self.info = SourceInfo(self.path.name, w, h, float(fps), count, "file")
 
     def __iter__(self) -> Iterator[Frame]:
-        cap = self._cap
-        last: int | None = None
-        index = 0
         image, t = self._first, self._first_t
         self._first = None
         if image is None:
             raise InputError(f"{self.path.name} can only be read once per VideoFileSource.")
+        yield from self._read_on(0, image, t)
+
+    def frames_from(self, start: int) -> Iterator[Frame]:
+        """Frames from index ``start`` on, after a seek (a second reader of the same file).
+
+        Indices count from the file's start. Whether the seek landed exactly on ``start`` is for
+        the caller to verify (see :mod:`siform.pose_lanes`): demuxers differ, so nothing here
+        trusts it. Yields nothing when the seek fails.
+        """
+        self._first = None
+        if start > 0 and not self._cap.set(cv2.CAP_PROP_POS_FRAMES, start):
+            return
+        ok, image = self._cap.read()
+        if ok and image is not None:
+            yield from self._read_on(start, image, self._cap.get(cv2.CAP_PROP_POS_MSEC))
+
+    def _read_on(self, index: int, image: BGRImage, t: float) -> Iterator[Frame]:
+        """``image`` (frame ``index``, container time ``t``) and every frame the decoder gives after it."""
+        cap = self._cap
+        last: int | None = None
         fallback_dt = 1000.0 / self.info.fps if self.info.fps > 0 else 1000.0 / 30.0
         while image is not None:
             # POS_MSEC is the container's presentation time; some demuxers report 0 for every frame.
@@ -138,30 +155,6 @@ class VideoFileSource(_ClosingSource):
                 break
             image, t = nxt, cap.get(cv2.CAP_PROP_POS_MSEC)
         self.frames_read = index
-
-    def frames_from(self, start: int) -> Iterator[Frame]:
-        """Frames from index ``start`` on, after a seek (a second reader of the same file).
-
-        Indices count from the file's start. Whether the seek landed exactly on ``start`` is for
-        the caller to verify (see :mod:`siform.pose_lanes`): demuxers differ, so nothing here
-        trusts it. Yields nothing when the seek fails.
-        """
-        cap = self._cap
-        self._first = None
-        if start > 0 and not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
-            return
-        fallback_dt = 1000.0 / self.info.fps if self.info.fps > 0 else 1000.0 / 30.0
-        last: int | None = None
-        index = start
-        while True:
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
-            t = cap.get(cv2.CAP_PROP_POS_MSEC)
-            t_ms = round(t) if t > 0 or index == 0 else round(index * fallback_dt)
-            last = _monotonic(t_ms, last)
-            yield Frame(index, last, image)
-            index += 1
 
     def close(self) -> None:
         self._cap.release()

@@ -64,6 +64,7 @@ class FramePainter:
                     self._spans.append(_FaultSpan(item.start_index, end_extra, c.worst_index, c))
         self._ends = sorted((r.end_index, r) for r in result.reps if r.number)
         self._hold_ends = sorted((h.end_index, h) for h in result.holds)
+        self._holds = {h.number: h for h in result.holds}
         rx = spec.prescription
         self._target = rx.reps if spec.kind == "reps" else rx.hold_s
 
@@ -93,7 +94,7 @@ class FramePainter:
             done = sum(1 for end, _r in self._ends if end <= i)
             count = f"Reps {done}/{self._target}"
         else:
-            current = next((h for _e, h in self._hold_ends if h.start_index <= i <= h.end_index), None)
+            current = self._holds.get(self.number[i]) if self.phase[i] == "hold" else None
             if current is not None:  # the clock of the hold under way, as the therapist counts it
                 elapsed = (int(self.track.t_ms[i]) - current.start_ms) / 1000.0
                 count = f"Hold {current.number}: {elapsed:.0f} of {current.target_s:g} s"
