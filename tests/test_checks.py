@@ -348,6 +348,41 @@ def test_set_baselines(bridge: ExerciseSpec, values: list[float | None], expecte
     assert out.get("level_pelvis") == (pytest.approx(expected) if expected is not None else None)
 
 
+def waiting_bridge(bridge: ExerciseSpec) -> ExerciseSpec:
+    """The bridge with level_pelvis waiting on full_extension (as the single-leg lift's pelvis
+    checks wait on its leg check)."""
+    waiting = bridge.checks[1].model_copy(update={"not_judged_when_failed": ["full_extension"]})
+    checks = [bridge.checks[0], waiting]
+    return bridge.model_copy(update={"checks": checks})
+
+
+def test_set_baselines_leave_out_reps_the_landmarks_misread(bridge: ExerciseSpec) -> None:
+    """Reps where a check that this one waits on failed are no reference either: three misread
+    reps (0.06) and one faulty rep (0.05) among two clean ones (0.0) would put the median on a fault."""
+    spec = waiting_bridge(bridge)
+    drops = [0.0, 0.06, 0.05, 0.0, 0.06, 0.06]
+    angles = [170.0, 150.0, 170.0, 170.0, 150.0, 150.0]  # full_extension (min 165) fails reps 1, 4, 5
+    ms = [
+        {"level_pelvis": Measurement(d, 0), "full_extension": Measurement(a, 0)}
+        for d, a in zip(drops, angles, strict=True)
+    ]
+    assert set_baselines(bridge, ms)["level_pelvis"] == pytest.approx(0.055)  # all six reps
+    assert set_baselines(spec, ms)["level_pelvis"] == pytest.approx(0.0)  # reps 0, 2, 3
+    # a check the view cannot judge says nothing about the rep: every rep counts again
+    assert set_baselines(spec, ms, unscored={"full_extension"})["level_pelvis"] == pytest.approx(0.055)
+    # with fewer than MIN_BASELINE_REPS left there is no baseline yet
+    assert "level_pelvis" not in set_baselines(spec, ms[1:4])  # reps 2 and 3 only
+
+
+def test_checks_cannot_wait_on_each_other(bridge: ExerciseSpec) -> None:
+    from siform.errors import SpecError
+
+    data = waiting_bridge(bridge).model_dump(mode="json", exclude_none=True)
+    data["checks"][0]["not_judged_when_failed"] = ["level_pelvis"]
+    with pytest.raises(SpecError, match="waiting on itself"):
+        parse_spec(data, "test_bridge.toml")
+
+
 # ---------------------------------------------------------------------------------------------
 # window_indices
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pass 1 on two cores (two readers, two pose estimators) against one, on real sample videos."""
+"""Pass 1 in two halves: the same poses on one core as on two, and close to one estimator's."""
 
 from __future__ import annotations
 
@@ -24,8 +24,14 @@ def pixels(track: PoseTrack) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def one_lane(model_path: Path) -> PoseTrack:
-    return estimate_track(BRIDGE, model_path, lanes=1)[0]
+def whole(model_path: Path) -> PoseTrack:
+    """One estimator over the whole file, as a live session reads it."""
+    return estimate_track(BRIDGE, model_path, split=False)[0]
+
+
+@pytest.fixture(scope="module")
+def two_cores(model_path: Path) -> PoseTrack:
+    return estimate_track(BRIDGE, model_path, lanes=2)[0]
 
 
 def verdicts(track: PoseTrack) -> list[tuple[int, list[tuple[str, bool | None]]]]:
@@ -35,39 +41,45 @@ def verdicts(track: PoseTrack) -> list[tuple[int, list[tuple[str, bool | None]]]
     return [(r.number, [(c.id, c.passed) for c in r.checks]) for r in result.reps]
 
 
-def test_two_lanes_give_the_one_lane_review(one_lane: PoseTrack, model_path: Path) -> None:
-    two, _source = estimate_track(BRIDGE, model_path, lanes=2)
-    assert len(one_lane) == len(two) == 410 >= MIN_FRAMES_FOR_LANES
-    np.testing.assert_array_equal(two.t_ms, one_lane.t_ms)
+def test_one_core_gives_exactly_the_two_core_review(two_cores: PoseTrack, model_path: Path) -> None:
+    one_core = estimate_track(BRIDGE, model_path, lanes=1)[0]
+    np.testing.assert_array_equal(one_core.t_ms, two_cores.t_ms)
+    np.testing.assert_array_equal(one_core.image, two_cores.image)
+    np.testing.assert_array_equal(one_core.world, two_cores.world)
+
+
+def test_halves_are_within_jitter_of_one_estimator(whole: PoseTrack, two_cores: PoseTrack) -> None:
+    two = two_cores
+    assert len(whole) == len(two) == 410 >= MIN_FRAMES_FOR_LANES
+    np.testing.assert_array_equal(two.t_ms, whole.t_ms)
     middle = len(two) // 2
     # The first half is the same estimator over the same frames: identical.
-    np.testing.assert_array_equal(two.image[:middle], one_lane.image[:middle])
+    np.testing.assert_array_equal(two.image[:middle], whole.image[:middle])
     # The second half comes from another tracker that warmed up on the frames before it: not
     # bit-identical (MediaPipe's tracking depends on its own past), but within landmark jitter.
-    assert not np.array_equal(two.image[middle:], one_lane.image[middle:]), "the second lane did not run"
-    step = np.nanmax(np.abs(pixels(two) - pixels(one_lane)).reshape(len(two), -1), axis=1)[middle:]
+    assert not np.array_equal(two.image[middle:], whole.image[middle:]), "the second half was not split off"
+    step = np.nanmax(np.abs(pixels(two) - pixels(whole)).reshape(len(two), -1), axis=1)[middle:]
     assert np.median(step) < 3.0, np.median(step)
-    assert np.array_equal(two.found, one_lane.found)
-    assert verdicts(two) == verdicts(one_lane)
+    assert np.array_equal(two.found, whole.found)
+    assert verdicts(two) == verdicts(whole)
 
 
 @pytest.mark.parametrize("share", [0.3, 0.75])
-def test_cut_off_file_reads_the_same_frames_on_two_lanes(
-    tmp_path: Path, model_path: Path, share: float
-) -> None:
+def test_cut_off_file_reads_the_same_frames_in_halves(tmp_path: Path, model_path: Path, share: float) -> None:
     """A file whose header promises more frames than it holds: cut before the middle, the second
-    lane finds nothing to join and the first reads alone; cut after, the halves join at the seam.
-    Either way both read exactly the frames one lane reads."""
-    whole = tmp_path / "whole.mp4"
-    ffmpeg("-i", str(BRIDGE), "-c", "copy", "-movflags", "+faststart", str(whole))
-    data = whole.read_bytes()
+    half finds nothing to join and the first estimator reads alone; cut after, the halves join at
+    the seam. Either way every frame one estimator reads is read, on one core or two."""
+    full = tmp_path / "whole.mp4"
+    ffmpeg("-i", str(BRIDGE), "-c", "copy", "-movflags", "+faststart", str(full))
+    data = full.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * share)])
-    one = estimate_track(cut, model_path, lanes=1)[0]
-    two = estimate_track(cut, model_path, lanes=2)[0]
+    one = estimate_track(cut, model_path, split=False)[0]
     assert 0 < len(one) < 410
     assert (len(one) < 205) == (share < 0.5)
-    np.testing.assert_array_equal(two.t_ms, one.t_ms)
+    for lanes in (1, 2):
+        halves = estimate_track(cut, model_path, lanes=lanes)[0]
+        np.testing.assert_array_equal(halves.t_ms, one.t_ms)
 
 
 def test_default_lanes_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

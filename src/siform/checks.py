@@ -8,7 +8,7 @@ set's baseline is known. In live use the baseline is the median of the reps done
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,18 +116,65 @@ def judge(
     return CheckResult(**common, scored=True, passed=passed, value=value, cue=None if passed else check.cue)  # type: ignore[arg-type]
 
 
-def set_baselines(spec: ExerciseSpec, measurements: Sequence[Mapping[str, Measurement]]) -> dict[str, float]:
-    """Median raw value per ``set_median`` check across the given reps (needs a few reps)."""
+def set_baselines(
+    spec: ExerciseSpec,
+    measurements: Sequence[Mapping[str, Measurement]],
+    unscored: Collection[str] = (),
+) -> dict[str, float]:
+    """Median raw value per ``set_median`` check across the given reps (needs a few reps).
+
+    A rep on which one of a check's ``not_judged_when_failed`` checks fails is left out of that
+    check's median: the landmarks misread it there, so it is no more a reference than a verdict
+    (rendered single-leg lifts: two reps with the straight leg dropped read as pelvic drops and
+    moved the median onto the one rep that really dropped). Checks are taken in dependency order,
+    so a prerequisite that is itself ``set_median`` is judged against its own median first.
+    """
+    by_id = {c.id: c for c in spec.checks}
     out: dict[str, float] = {}
-    for check in spec.checks:
+    for check in _dependency_order(spec.checks):
         if check.baseline != "set_median":
             continue
-        vals = [m[check.id].value for m in measurements if m[check.id].value is not None]
+        vals = [
+            m[check.id].value
+            for m in measurements
+            if m[check.id].value is not None
+            and not any(
+                _fails(by_id[o], m[o], out.get(o)) for o in check.not_judged_when_failed if o not in unscored
+            )
+        ]
         if len(vals) >= MIN_BASELINE_REPS:
             # statistics, not numpy: np.median imports numpy.ma on first use, a 10-20 ms stall that
             # would land on the live frame judging the third rep.
             out[check.id] = float(statistics.median(vals))
     return out
+
+
+def _fails(check: CheckSpec, m: Measurement, baseline: float | None) -> bool:
+    """Whether ``m`` is a scored failure of ``check`` (what :func:`judge` would say, cheaply)."""
+    if m.value is None or m.reason is not None:
+        return False
+    if check.baseline == "set_median":
+        if baseline is None:
+            return False
+        return not check.limit.contains(m.value - baseline)
+    return not check.limit.contains(m.value)
+
+
+def _dependency_order(checks: Sequence[CheckSpec]) -> list[CheckSpec]:
+    """Checks with every ``not_judged_when_failed`` check before them (the spec forbids cycles)."""
+    by_id = {c.id: c for c in checks}
+    done: dict[str, CheckSpec] = {}
+
+    def visit(c: CheckSpec) -> None:
+        if c.id in done:
+            return
+        for o in c.not_judged_when_failed:
+            visit(by_id[o])
+        done[c.id] = c
+
+    for c in checks:
+        visit(c)
+    return list(done.values())
 
 
 def score(spec: ExerciseSpec, results: Sequence[CheckResult]) -> float | None:

@@ -159,7 +159,7 @@ class SetTracker:
 
     def _live_baselines(self) -> dict[str, float]:
         done = self._completed()
-        return set_baselines(self.spec, [self._measurements[k] for k in done])
+        return set_baselines(self.spec, [self._measurements[k] for k in done], self.unscored)
 
     def _rep_ended(self, window: RepWindow) -> RepEvent:
         self._windows.append(window)
@@ -201,7 +201,7 @@ class SetTracker:
             if last is not None:
                 self._hold_ended(last)
         done = self._completed()
-        baselines = set_baselines(self.spec, [self._measurements[k] for k in done])
+        baselines = set_baselines(self.spec, [self._measurements[k] for k in done], self.unscored)
         reps: list[Rep] = []
         holds: list[Hold] = []
         for k, w in enumerate(self._windows):

@@ -1,18 +1,24 @@
-"""Pass 1 of a review on more than one core: the video's two halves through two pose estimators.
+"""Pass 1 of a review: the video's two halves through two pose estimators, on two cores at once.
 
 MediaPipe's pose landmarker keeps one core busy and no more, so on a machine with two a review
 spent half its time with a core idle. Here a second reader seeks to the middle of the file and a
 second estimator (its own VIDEO-mode tracker) takes the second half, while the first takes the
 first half, both at once.
 
+The split is a property of the file, not of the machine: with one core the two halves run in turn,
+through the same two estimators, so a review gives the same poses, signals and verdicts wherever it
+runs. (MediaPipe's tracking depends on its own past, so a second tracker started at the middle
+reads the second half slightly differently from one that ran from the start: up to 2 degrees of a
+body line on a rendered side plank, enough to move a hold that sat on its limit. Before the split
+was fixed a one-core and a two-core machine could disagree on that hold.)
+
 The second half starts :data:`WARMUP_FRAMES` early and those frames are thrown away, so that its
-tracker has found the person and its smoothing has settled by the middle frame; from there on
-both halves are what one estimator would have produced up to tracking noise. The seam is checked,
+tracker has found the person and its smoothing has settled by the middle frame. The seam is checked,
 not trusted: when the first reader arrives at the middle frame, its picture and timestamp must be
 exactly the second reader's. If they are not (a demuxer that seeks to a keyframe, a variable frame
 rate, a damaged file) the second half is dropped and the first estimator simply carries on to the
-end, which is the one-lane review. Files too short to gain anything, and files whose frame count is
-unknown, take one lane from the start.
+end. Files too short to gain anything, and files whose frame count is unknown, are read whole by
+one estimator.
 """
 
 from __future__ import annotations
@@ -57,7 +63,14 @@ class _Lane:
     """The second lane's frame at the middle index, kept for the first lane to compare with."""
 
 
-def _second_half(path: Path, model_path: Path, middle: int, lane: _Lane, ready: threading.Event) -> None:
+def _second_half(
+    path: Path,
+    model_path: Path,
+    middle: int,
+    lane: _Lane,
+    ready: threading.Event,
+    on_pose: Callable[[], None] | None = None,
+) -> None:
     try:
         with VideoFileSource(path) as source, PoseEstimator("video", model_path=model_path) as estimator:
             for frame in source.frames_from(max(0, middle - WARMUP_FRAMES)):
@@ -69,6 +82,8 @@ def _second_half(path: Path, model_path: Path, middle: int, lane: _Lane, ready: 
                     ready.set()
                 if frame.index >= middle:
                     lane.poses.append(pose)
+                    if on_pose:
+                        on_pose()
     except BaseException as exc:  # reported to the first lane, which then reads on alone
         lane.error = exc
     finally:
@@ -80,40 +95,55 @@ def _same_frame(a: Frame, b: Frame | None) -> bool:
 
 
 def estimate_poses(
-    source: VideoFileSource, model_path: Path, on_frame: OnFrame | None = None, lanes: int | None = None
+    source: VideoFileSource,
+    model_path: Path,
+    on_frame: OnFrame | None = None,
+    lanes: int | None = None,
+    split: bool = True,
 ) -> list[PoseFrame]:
-    """Poses for every readable frame of ``source`` (already open), in frame order."""
+    """Poses for every readable frame of ``source`` (already open), in frame order.
+
+    ``lanes`` is how many halves run at once (2, or 1 to take them in turn); it changes the time a
+    review takes, never its result. ``split=False`` reads the whole file with one estimator, as a
+    live session would (for comparing the two).
+    """
     lanes = default_lanes() if lanes is None else lanes
     total = source.info.frame_count
     middle = total // 2 if total else 0
+    halves = split and total is not None and total >= MIN_FRAMES_FOR_LANES
     second = _Lane()
     ready = threading.Event()
     worker: threading.Thread | None = None
-    if lanes >= 2 and total is not None and total >= MIN_FRAMES_FOR_LANES:
+    if halves and lanes >= 2:
         worker = threading.Thread(
             target=_second_half, args=(source.path, model_path, middle, second, ready), daemon=True
         )
         worker.start()
     poses: list[PoseFrame] = []
     joined = False
+
+    def report() -> None:
+        if on_frame:
+            on_frame(len(poses) + (len(second.poses) if halves else 0), total)
+
     try:
         with PoseEstimator("video", model_path=model_path) as estimator:
             for frame in source:
-                if worker is not None and frame.index == middle:
+                if halves and frame.index == middle:
+                    if worker is None:  # one core: the second half now, in this thread
+                        _second_half(source.path, model_path, middle, second, ready, report)
                     ready.wait()
                     if second.error is None and _same_frame(frame, second.seam):
                         joined = True
                         break
-                    second.stop.set()  # the seam does not match: this lane reads on alone
-                    worker = None
+                    second.stop.set()  # the seam does not match: this estimator reads on alone
+                    halves, worker = False, None
                 poses.append(estimator(frame))
-                if on_frame:
-                    on_frame(len(poses) + len(second.poses) if worker else len(poses), total)
-        if joined and worker is not None:
-            while worker.is_alive():
+                report()
+        if joined:
+            while worker is not None and worker.is_alive():
                 worker.join(timeout=0.1)
-                if on_frame:
-                    on_frame(len(poses) + len(second.poses), total)
+                report()
             if second.error is not None:
                 if isinstance(second.error, SiformError):
                     raise second.error

@@ -101,12 +101,13 @@ def estimate_track(
     model_path: Path,
     on_frame: Callable[[int, int | None], None] | None = None,
     lanes: int | None = None,
+    split: bool = True,
 ) -> tuple[PoseTrack, VideoFileSource]:
-    """Pass 1: poses for every readable frame of ``path`` (on two cores where there are two, see
-    :mod:`siform.pose_lanes`)."""
+    """Pass 1: poses for every readable frame of ``path``, in two halves (on two cores where there
+    are two; the result is the same either way, see :mod:`siform.pose_lanes`)."""
     source = VideoFileSource(path)
     with source:
-        frames = estimate_poses(source, model_path, on_frame, lanes)
+        frames = estimate_poses(source, model_path, on_frame, lanes, split)
     track = PoseTrack.from_frames(frames, source.info.width, source.info.height)
     return track, source
 

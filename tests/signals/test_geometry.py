@@ -666,6 +666,22 @@ def test_hip_rise_is_the_lift_above_the_hips_own_rest() -> None:
     close(g.hip_rise_ratio(pts, t, "left", 500), [0, 0, 0, 0])
 
 
+def test_hip_lift_is_the_sag_taken_out_since_the_hips_rested() -> None:
+    # lying on the left side facing the camera: shoulder and ankle 300 px apart on image y = 400;
+    # resting, the hip lies 30 px below that line (0.1 body lengths); lifting takes 24 px of it out
+    pts = np.full((5, NUM_LANDMARKS, 2), np.nan)
+    pts[:, L.LEFT_SHOULDER] = (100, 400)
+    pts[:, L.LEFT_ANKLE] = (400, 400)
+    pts[:, L.LEFT_HIP, 0] = 250
+    pts[:, L.LEFT_HIP, 1] = [430, 430, 406, 370, 430]  # rest, rest, sagging hold, pike, rest
+    t = np.arange(5) * 1000.0
+    close(g.hip_lift_ratio(pts, t, "left", 60_000), [0, 0, 0.08, 0.2, 0])
+    # with a window shorter than the rest before it, the lifted pose becomes its own reference
+    close(g.hip_lift_ratio(pts, t, "left", 500), [0, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="window_ms"):
+        g.hip_lift_ratio(pts, t, "left", 0)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     steps=hnp.arrays(np.int64, st.integers(0, 120), elements=st.integers(0, 80)),

@@ -831,6 +831,22 @@ def hip_lowering_speed(pts: Points, t_ms: npt.ArrayLike, window_ms: float, lag_m
         return np.asarray((low - prev) / dt_s, dtype=np.float64)
 
 
+def hip_lift_ratio(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float) -> FloatArray:
+    """How far ``side``'s hip has come up towards its shoulder -> ankle line since it last rested.
+
+    The largest :func:`hip_sag_ratio` of the trailing ``window_ms`` minus the current one, in body
+    lengths: 0 while the hips lie on the mat (the most they sag below the line of a body propped on
+    its forearm), then how much of that sag a lift has taken out. Any forearm side plank, however
+    sagging, has the hips higher than on the mat, so this is the lift with the person's own rest as
+    reference. It reads more steadily than the hip's height (:func:`hip_rise_ratio`), which the
+    rendered sagging hold of one body showed at its rest height while its sag had fallen by 0.02.
+    Causal. Image x, y only. NaN where a joint is missing now.
+    """
+    pts, t = _track_and_times("hip_lift_ratio", pts, t_ms, window_ms)
+    sag = hip_sag_ratio(pts, side)
+    return np.asarray(_trailing_max(sag, t, window_ms) - sag, dtype=np.float64)
+
+
 def hip_rise_ratio(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float) -> FloatArray:
     """How far ``side``'s hip has risen above the lowest it lay in the trailing window, in body lengths.
 

@@ -143,6 +143,14 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         needs_time=True,
         uses_history=True,
     ),
+    "hip_lift_ratio": SignalFn(
+        g.hip_lift_ratio,
+        frozenset({"side", "window_ms"}),
+        frozenset({"side"}),
+        ("{side}_shoulder", "{side}_hip", "{side}_ankle"),
+        needs_time=True,
+        uses_history=True,
+    ),
     "hip_rise_ratio": SignalFn(
         g.hip_rise_ratio,
         frozenset({"side", "window_ms"}),

@@ -226,6 +226,18 @@ class ExerciseSpec(_Model):
                 raise ValueError(f"checks[{i}].when: a hold exercise's checks use when = 'hold'")
             if self.kind == "reps" and check.when == "hold":
                 raise ValueError(f"checks[{i}].when: 'hold' is only for hold exercises")
+        waits = {c.id: set(c.not_judged_when_failed) for c in self.checks}
+        for i, check in enumerate(self.checks):
+            seen, todo = set(), list(waits[check.id])
+            while todo:
+                other = todo.pop()
+                if other == check.id:
+                    raise ValueError(
+                        f"checks[{i}].not_judged_when_failed: '{check.id}' ends up waiting on itself"
+                    )
+                if other not in seen:
+                    seen.add(other)
+                    todo.extend(waits[other])
         return self
 
     def view(self, view_id: str) -> ViewSpec:
