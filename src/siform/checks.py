@@ -131,7 +131,7 @@ def set_baselines(
     """
     by_id = {c.id: c for c in spec.checks}
     out: dict[str, float] = {}
-    for check in _dependency_order(spec.checks):
+    for check in spec.checks_in_dependency_order():
         if check.baseline != "set_median":
             continue
         vals = [
@@ -158,23 +158,6 @@ def _fails(check: CheckSpec, m: Measurement, baseline: float | None) -> bool:
             return False
         return not check.limit.contains(m.value - baseline)
     return not check.limit.contains(m.value)
-
-
-def _dependency_order(checks: Sequence[CheckSpec]) -> list[CheckSpec]:
-    """Checks with every ``not_judged_when_failed`` check before them (the spec forbids cycles)."""
-    by_id = {c.id: c for c in checks}
-    done: dict[str, CheckSpec] = {}
-
-    def visit(c: CheckSpec) -> None:
-        if c.id in done:
-            return
-        for o in c.not_judged_when_failed:
-            visit(by_id[o])
-        done[c.id] = c
-
-    for c in checks:
-        visit(c)
-    return list(done.values())
 
 
 def score(spec: ExerciseSpec, results: Sequence[CheckResult]) -> float | None:

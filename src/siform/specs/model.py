@@ -7,6 +7,7 @@ a view) are checked on load. ``exercise_specs/_example.toml`` documents every ke
 
 from __future__ import annotations
 
+from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -226,19 +227,21 @@ class ExerciseSpec(_Model):
                 raise ValueError(f"checks[{i}].when: a hold exercise's checks use when = 'hold'")
             if self.kind == "reps" and check.when == "hold":
                 raise ValueError(f"checks[{i}].when: 'hold' is only for hold exercises")
-        waits = {c.id: set(c.not_judged_when_failed) for c in self.checks}
-        for i, check in enumerate(self.checks):
-            seen, todo = set(), list(waits[check.id])
-            while todo:
-                other = todo.pop()
-                if other == check.id:
-                    raise ValueError(
-                        f"checks[{i}].not_judged_when_failed: '{check.id}' ends up waiting on itself"
-                    )
-                if other not in seen:
-                    seen.add(other)
-                    todo.extend(waits[other])
+        try:
+            self.checks_in_dependency_order()
+        except CycleError as exc:
+            cycle = exc.args[1]
+            i = next(k for k, c in enumerate(self.checks) if c.id == cycle[0])
+            raise ValueError(
+                f"checks[{i}].not_judged_when_failed: '{cycle[0]}' ends up waiting on itself"
+            ) from None
         return self
+
+    def checks_in_dependency_order(self) -> list[CheckSpec]:
+        """Checks with every check they wait on (``not_judged_when_failed``) before them."""
+        by_id = {c.id: c for c in self.checks}
+        graph = {c.id: c.not_judged_when_failed for c in self.checks}
+        return [by_id[i] for i in TopologicalSorter(graph).static_order()]
 
     def view(self, view_id: str) -> ViewSpec:
         for v in self.views:
