@@ -42,10 +42,11 @@ import numpy as np
 
 from siform.landmarks import NUM_LANDMARKS
 from siform.model_store import ensure_model, sha256_of
-from siform.pipeline import SessionResult, analyze_track
+from siform.pipeline import SessionResult, analyze_track, condition_points
 from siform.pose import PoseTrack
 from siform.review import estimate_track
 from siform.signals.compute import SignalSet
+from siform.signals.geometry import pelvic_obliquity_deg
 from siform.specs.load import find_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +139,8 @@ class ClipResult:
     errors_3d: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors_2d: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     units: dict[str, str] = field(default_factory=dict)
+    # MediaPipe's image hip line against the rig's, where the pelvis is judged from the front
+    hip_line_errors: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -244,6 +247,11 @@ def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
     for name, mt in metric_of.items():
         if name not in checked and name in result.signals:
             judged += [(name, c.when) for c in spec.checks if truth_metric.get(c.id) == mt["metric"]][:1]
+    # The rep signal is judged at every frame of a rep (the counter reads it throughout); when the
+    # truth measures it and nothing above scores it (a pelvic list's drop), it is scored there.
+    rep_signal = spec.rep.signal if spec.rep is not None else None
+    if rep_signal in metric_of and rep_signal not in {s for s, _ in judged} and rep_signal in result.signals:
+        judged.append((rep_signal, "rep"))
     # A checked angle the truth file maps to no metric (a signal newer than the clip) is compared
     # with the metric its check's truth reads, when that is an angle too.
     metric_of = dict(metric_of)
@@ -266,7 +274,47 @@ def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
                 mt = metric_of[signal]
                 ref3d = np.array([truth["frames"][i]["metrics"][mt["metric"]] for i in idx]) * mt["sign"]
                 res.errors_3d[signal] += _errors(ours, ref3d, percent)
+    res.hip_line_errors = hip_line_errors(track, truth, result, matched, judged, metric_of, truth_metric)
     return res
+
+
+PELVIS_METRICS = ("pelvic_obliquity_deg", "pelvic_drop_deg")
+
+
+def hip_line_errors(
+    track: PoseTrack,
+    truth: dict[str, Any],
+    result: SessionResult,
+    matched: dict[int, Any],
+    judged: list[tuple[str, str]],
+    metric_of: dict[str, Any],
+    truth_metric: dict[str, str],
+) -> list[float]:
+    """Degrees by which MediaPipe's image hip line misses the rig's, at the frames the pelvis is judged.
+
+    A diagnostic of the pose model, not a siform signal: no spec reads the hip line of a standing
+    person filmed from the front (the checks read the legs instead), and this is the evidence for
+    that. Only clips filmed from the front whose truth measures the pelvis's tilt; the frames are
+    those of the check or rep signal whose truth is that tilt. Against the rig's projected joints,
+    which from the front give the 3D tilt to 0.1 degrees on these renders.
+    """
+    spec = find_spec(truth["meta"]["spec"])
+    facing = {v.id: v.facing for v in spec.views}
+    if facing.get(result.view or "") != "front":
+        return []
+    by_check = {c.id: c for c in spec.checks}
+    whens = [by_check[cid].when for cid, m in truth_metric.items() if m in PELVIS_METRICS and cid in by_check]
+    whens += [w for sig, w in judged if metric_of.get(sig, {}).get("metric") in PELVIS_METRICS]
+    if not whens:
+        return []
+    ours = pelvic_obliquity_deg(condition_points(track, spec))
+    ref = pelvic_obliquity_deg(truth_points(truth))
+    errors: list[float] = []
+    for item in matched.values():
+        idx = np.array(list(judged_frames(item, whens[0])), dtype=int)
+        idx = idx[(idx >= 0) & (idx < len(truth["frames"]))]
+        errors += _errors(ours[idx], ref[idx], percent=False)
+    return errors
 
 
 def _errors(ours: np.ndarray, ref: np.ndarray, percent: bool) -> list[float]:
@@ -288,6 +336,7 @@ def summarize(results: list[ClipResult]) -> dict[str, Any]:
     err3: dict[str, list[float]] = defaultdict(list)
     err2: dict[str, list[float]] = defaultdict(list)
     units: dict[str, str] = {}
+    hip_line: dict[str, list[float]] = defaultdict(list)
     for r in results:
         for cid, c in r.counts.items():
             per_check[f"{r.exercise}.{cid}"].merge(c)
@@ -298,6 +347,8 @@ def summarize(results: list[ClipResult]) -> dict[str, Any]:
             err2[f"{r.exercise}.{s}"] += e
         for s, u in r.units.items():
             units[f"{r.exercise}.{s}"] = u
+        if r.hip_line_errors:
+            hip_line[r.exercise] += r.hip_line_errors
     exact = sum(r.reps_exact for r in results)
     return {
         "clips": len(results),
@@ -309,6 +360,8 @@ def summarize(results: list[ClipResult]) -> dict[str, Any]:
         "rmse_2d": {k: rmse(v) for k, v in sorted(err2.items())},
         "frames_3d": {k: len(v) for k, v in err3.items()},
         "units": units,
+        "hip_line_rmse": {k: rmse(v) for k, v in sorted(hip_line.items())},
+        "hip_line_frames": {k: len(v) for k, v in sorted(hip_line.items())},
     }
 
 
@@ -338,6 +391,12 @@ def render(results: list[ClipResult], summary: dict[str, Any]) -> str:
         e3 = summary["rmse_3d"].get(name, math.nan)
         lines.append(f"| {name} | {summary['units'].get(name, '')} | {_f(e3)} | "
                      f"{summary['frames_3d'].get(name, 0)} | {_f(e2)} |")  # fmt: skip
+    if summary["hip_line_rmse"]:
+        lines += ["", "Pose-model diagnostic, read by no check: MediaPipe's image hip line (left hip to "
+                  "right hip against horizontal) against the rig's, at the frames the pelvis is judged, "
+                  "front views.", "", "| exercise | RMSE, degrees | frames |", "|---|---|---|"]  # fmt: skip
+        for name, e in summary["hip_line_rmse"].items():
+            lines.append(f"| {name} | {_f(e)} | {summary['hip_line_frames'][name]} |")
     untruthed = {f"{r.clip}:{k}": v for r in results for k, v in r.untruthed_fails.items()}
     if untruthed:
         lines += ["", "Failed verdicts on checks the renderer does not judge (no truth): "
@@ -370,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
                "per_check": {k: vars(v) for k, v in summary["per_check"].items()},
                "clips": [{k: v for k, v in vars(r).items() if k not in ("errors_3d", "errors_2d", "counts")}
                          for r in results]}  # fmt: skip
+        for c in doc["clips"]:
+            c.pop("hip_line_errors", None)
         a.json.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
     return 0
 
