@@ -1,10 +1,12 @@
-"""Which body segments a failed check is drawn on."""
+"""What the annotated video draws: the body segments of a failed check, the line after a hold."""
 
 from __future__ import annotations
 
 import pytest
 
 from siform.draw.faults import segments
+from siform.draw.video import hold_verdict
+from siform.results import CheckResult, Hold
 from siform.signals.compute import SignalSet, side_map
 from siform.specs.load import find_spec
 
@@ -27,3 +29,24 @@ def test_segments(spec_id: str, signal: str, expected: list[tuple[str, str]]) ->
     working = "left" if spec.laterality == "unilateral" else None
     bound = SignalSet(spec, side_map(working, "left")).bound[signal]
     assert segments(bound) == expected
+
+
+def _hold(held_s: float, checks: tuple[CheckResult, ...] = ()) -> Hold:
+    return Hold(number=2, side="left", start_ms=0, end_ms=int(held_s * 1000), held_s=held_s, target_s=30.0,
+                breaks=0, start_index=0, end_index=10, checks=checks, score=None)  # fmt: skip
+
+
+def _check(passed: bool | None, scored: bool = True) -> CheckResult:
+    return CheckResult(id="no_sag", name="Hips stay up", scored=scored, passed=passed, value=0.1,
+                       raw_value=0.1, limit_min=None, limit_max=0.05, baseline=None, unit="ratio",
+                       severity="major", worst_index=3, worst_t_ms=100, cue="Lift your hips.")  # fmt: skip
+
+
+def test_a_hold_is_green_only_when_both_the_form_and_the_clock_held() -> None:
+    assert hold_verdict(_hold(31.0, (_check(True),))) == ("Hold 2: 31.0 s of 30 s", True)
+    # good form, but stopped before the prescription: not done, so not green
+    assert hold_verdict(_hold(12.4, (_check(True),))) == ("Hold 2: 12.4 s of 30 s, stopped short", False)
+    # a failed check says what to change, whatever the clock
+    assert hold_verdict(_hold(31.0, (_check(False),))) == ("Hold 2: Lift your hips.", False)
+    # a check left unjudged is no fault
+    assert hold_verdict(_hold(30.0, (_check(None, scored=False),)))[1] is True

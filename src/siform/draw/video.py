@@ -20,7 +20,7 @@ from siform.draw.skeleton import SkeletonAnnotator
 from siform.export import frame_labels
 from siform.pipeline import SessionResult
 from siform.pose import PoseTrack
-from siform.results import CheckResult
+from siform.results import CheckResult, Hold, Rep
 from siform.signals.compute import SignalSet
 from siform.sources import Frame
 from siform.specs.model import ExerciseSpec
@@ -35,6 +35,25 @@ class _FaultSpan:
     end: int
     worst: int
     result: CheckResult
+
+
+def rep_verdict(rep: Rep) -> tuple[str, bool]:
+    """The line shown after a rep, and whether it is good news (green) or a cue (amber)."""
+    if not rep.failed:
+        score = f" ({rep.score:.0f})" if rep.score is not None else ""
+        return f"Rep {rep.number}: good form{score}", True
+    return f"Rep {rep.number}: {rep.failed[0].cue}", False
+
+
+def hold_verdict(hold: Hold) -> tuple[str, bool]:
+    """The line shown after a hold. Green only when the form held and so did the clock: a hold
+    stopped short of the prescription is not done, however good it looked while it lasted."""
+    if hold.failed:
+        return f"Hold {hold.number}: {hold.failed[0].cue}", False
+    clock = f"Hold {hold.number}: {hold.held_s:.1f} s of {hold.target_s:g} s"
+    if hold.held_s < hold.target_s:
+        return f"{clock}, stopped short", False
+    return clock, True
 
 
 class FramePainter:
@@ -74,17 +93,10 @@ class FramePainter:
             if end <= i:
                 if t[i] - t[end] > VERDICT_SHOW_MS:
                     return None, True
-                failed = rep.failed
-                if not failed:
-                    score = f" ({rep.score:.0f})" if rep.score is not None else ""
-                    return f"Rep {rep.number}: good form{score}", True
-                return f"Rep {rep.number}: {failed[0].cue}", False
+                return rep_verdict(rep)
         for end, hold in reversed(self._hold_ends):
             if end <= i and t[i] - t[end] <= VERDICT_SHOW_MS:
-                return (
-                    f"Hold {hold.number}: {hold.held_s:.1f} s of {hold.target_s:g} s",
-                    not hold.checks or all(c.passed is not False for c in hold.checks),
-                )
+                return hold_verdict(hold)
         return None, True
 
     def paint(self, i: int, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
