@@ -87,8 +87,16 @@ class Counts:
     fn: int = 0
     tn: int = 0
     unscored: int = 0
+    closest: float = math.inf
+    """The judged value nearest its limit on the side of the truth's verdict, as a distance in the
+    check's unit: how far the reading could move before this verdict turns (negative: it is wrong)."""
+    unit: str = ""
+    closest_at: str = ""
+    """Where the closest call was, and the limit it came near: "clip rep N, max 0.01"."""
 
-    def add(self, expected: bool, predicted: bool | None) -> None:
+    def add(self, expected: bool, predicted: bool | None, margin: float | None = None, at: str = "") -> None:
+        if margin is not None and (margin if not expected else -margin) < self.closest:
+            self.closest, self.closest_at = (margin if not expected else -margin), at
         if predicted is None:
             if expected:
                 self.fn += 1  # a fault siform could not see is a fault missed
@@ -106,6 +114,9 @@ class Counts:
     def merge(self, other: Counts) -> None:
         for k in ("tp", "fp", "fn", "tn", "unscored"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
+        if other.closest < self.closest:
+            self.closest, self.closest_at = other.closest, other.closest_at
+        self.unit = self.unit or other.unit
 
     @property
     def precision(self) -> float:
@@ -221,7 +232,9 @@ def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
                 continue
             r = got.get(cid)
             predicted = None if r is None or not r.scored else (r.passed is False)
-            res.counts.setdefault(cid, Counts()).add(tc["fail"], predicted)
+            counts = res.counts.setdefault(cid, Counts(unit=spec.signals[checks[cid].signal].unit))
+            at = f"{clip.stem} {'rep' if spec.kind == 'reps' else 'hold'} {k + 1}, {_limit_text(checks[cid])}"
+            counts.add(tc["fail"], predicted, pass_margin(r) if predicted is not None else None, at)
             if predicted is not None and predicted != tc["fail"]:
                 value = "-" if r is None or r.value is None else f"{r.value:.3f}"
                 said = "fails" if tc["fail"] else "passes"
@@ -317,6 +330,20 @@ def hip_line_errors(
     return errors
 
 
+def _limit_text(check: Any) -> str:
+    lo, hi = check.limit.min, check.limit.max
+    return " ".join(([f"min {lo:g}"] if lo is not None else []) + ([f"max {hi:g}"] if hi is not None else []))
+
+
+def pass_margin(r: Any) -> float | None:
+    """How far inside its passing range a check's value lies (negative: outside, by that much)."""
+    if r.value is None or not math.isfinite(r.value):
+        return None
+    sides = [r.value - r.limit_min] if r.limit_min is not None else []
+    sides += [r.limit_max - r.value] if r.limit_max is not None else []
+    return min(sides) if sides else None
+
+
 def _errors(ours: np.ndarray, ref: np.ndarray, percent: bool) -> list[float]:
     ok = np.isfinite(ours) & np.isfinite(ref)
     d = ours[ok] - ref[ok]
@@ -379,12 +406,16 @@ def render(results: list[ClipResult], summary: dict[str, Any]) -> str:
                      f"{r.truth_reps} / {r.counted} | {exact} | {dis} |")  # fmt: skip
     lines += ["", f"Rep counts exact on {summary['sets_exact']} of {summary['clips']} sets "
               f"({100 * summary['sets_exact_share']:.0f}%).", "",
-              "| check | TP | FP | FN | TN | unscored | precision | recall | F1 |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "| check | TP | FP | FN | TN | unscored | precision | recall | F1 | closest call |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     rows = [*summary["per_check"].items(), ("**overall**", summary["overall"])]
     for name, c in rows:
+        closest = ""
+        if name != "**overall**" and math.isfinite(c.closest):
+            unit = "deg" if c.unit == "deg" else ""
+            closest = f"{c.closest:.2g} {unit} ({c.closest_at})".replace("  ", " ")
         lines.append(f"| {name} | {c.tp} | {c.fp} | {c.fn} | {c.tn} | {c.unscored} | "
-                     f"{_f(c.precision)} | {_f(c.recall)} | {_f(c.f1)} |")  # fmt: skip
+                     f"{_f(c.precision)} | {_f(c.recall)} | {_f(c.f1)} | {closest} |")  # fmt: skip
     lines += ["", "| signal (at judged frames) | unit | RMSE vs 3D truth | frames | RMSE vs truth joints |",
               "|---|---|---|---|---|"]  # fmt: skip
     for name, e2 in summary["rmse_2d"].items():

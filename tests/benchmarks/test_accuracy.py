@@ -66,6 +66,25 @@ def test_counts_turn_verdicts_into_precision_recall_f1() -> None:
     assert c.f1 == pytest.approx(2 * 2 / (2 * 2 + 1 + 2))
 
 
+def test_the_closest_call_is_the_reading_nearest_to_turning_its_verdict() -> None:
+    class R:
+        def __init__(self, value: float, lo: float | None = None, hi: float | None = None) -> None:
+            self.value, self.limit_min, self.limit_max = value, lo, hi
+
+    assert acc.pass_margin(R(0.3, lo=0.24, hi=0.5)) == pytest.approx(0.06)
+    assert acc.pass_margin(R(0.012, hi=0.01)) == pytest.approx(-0.002)
+    assert acc.pass_margin(R(math.nan, hi=0.01)) is None
+    c = acc.Counts()
+    c.add(False, False, 0.004, "a rep 1")  # passes 0.004 inside its limit, as it should
+    c.add(True, True, -0.001, "a rep 2")  # fails 0.001 beyond it, as it should: the closest call
+    c.add(False, False, 0.02, "a rep 3")
+    assert (c.closest, c.closest_at) == (pytest.approx(0.001), "a rep 2")
+    wrong = acc.Counts()
+    wrong.add(True, False, 0.003, "b rep 1")  # a missed fault reads inside the limit: negative
+    c.merge(wrong)
+    assert (c.closest, c.closest_at) == (pytest.approx(-0.003), "b rep 1")
+
+
 def test_f1_without_positives_is_perfect_only_when_nothing_was_flagged() -> None:
     clean = acc.Counts(tn=5)
     assert clean.f1 == 1.0
