@@ -48,6 +48,7 @@ def check_definitions(spec: ExerciseSpec) -> list[dict[str, Any]]:
             "id": c.id,
             "name": c.name,
             "signal": c.signal,
+            "signal_label": spec.signals[c.signal].label,
             "unit": spec.signals[c.signal].unit,
             "when": c.when,
             "reduce": c.reduce,

@@ -310,6 +310,23 @@ def test_counting_is_recorded_and_drawn(bridge: tuple[dict[str, Any], SessionRes
     assert "How the reps were found" in html and f"top {spec.rep.top:g}" not in html
 
 
+def test_check_charts_say_what_they_measure(bridge: tuple[dict[str, Any], SessionResult, Any]) -> None:
+    """A ratio means nothing without its yardstick: each check chart is captioned with the spec's own
+    label of its signal (session format 1.2), and a 1.1 session without it still gets the name."""
+    doc, result, _truth = bridge
+    spec = load_spec(SPECS / "glute_bridge.toml")
+    drop = next(c for c in doc["checks"] if c["id"] == "level_pelvis")
+    label = spec.signals[drop["signal"]].label
+    assert label and drop["signal_label"] == label
+    html = render_report(doc, result.t_ms, result.signals, {}, [])
+    assert f"<p class='muted'>{label} (" in html.replace("&#x27;", "'")
+    old = copy.deepcopy(doc)
+    for c in old["checks"]:
+        del c["signal_label"]
+    html = render_report(old, result.t_ms, result.signals, {}, [])
+    assert "<p class='muted'>pelvic drop (" in html
+
+
 @pytest.mark.parametrize(
     ("value", "unit", "signed", "expected"),
     [

@@ -308,7 +308,8 @@ def _plots(session: Doc, t_ms: npt.NDArray[np.int64], signals: Mapping[str, npt.
         )
         out.append(
             f"<div class='plot'>{check_plot(t_ms, signals[c['signal']], c, counted, noun)}"
-            f"<p class='muted'>{plain(c['signal'])} ({fmt_limit(c, c['baseline'] == 'set_median')}). {band} "
+            f"<p class='muted'>{escape(c.get('signal_label') or plain(c['signal']))} "
+            f"({fmt_limit(c, c['baseline'] == 'set_median')}). {band} "
             f"{noun.capitalize()}s outside it are shaded red, with ✗ at their worst moment.</p></div>"
         )
     out.append("</section>")
