@@ -19,7 +19,11 @@ engine; the annotated video is not drawn, it does not change a verdict) and comp
   for ratios (a length over a body length) percentage points, 100 x the difference, so 5 pp on a
   knee/ankle gap ratio is a knee gap off by 5% of the ankle gap; and against the same signal
   computed on the truth's own 2D joints (what a perfect pose estimator would give, isolating pose
-  error from definition differences).
+  error from definition differences). A rep signal the truth measures and no check reads (a
+  pelvic list's drop) is scored over every frame of each rep, since the counter reads it there;
+- **closest call**: per check, the judged value nearest to turning its verdict, and where;
+- **hip line** (a pose-model diagnostic): MediaPipe's image hip line against the rig's, on clips
+  filmed from the front, at the frames where the pelvis is judged. No check reads it.
 
 Poses are cached in ``benchmarks/.cache/`` by video and model hash, so a second run after a spec
 change takes seconds (``--no-cache`` re-runs the model).
@@ -311,7 +315,7 @@ def hip_line_errors(
     those of the check or rep signal whose truth is that tilt. Against the rig's projected joints,
     which from the front give the 3D tilt to 0.1 degrees on these renders.
     """
-    spec = find_spec(truth["meta"]["spec"])
+    spec = find_spec(truth["meta"]["spec"])  # the same (cached) spec score_clip judged with
     facing = {v.id: v.facing for v in spec.views}
     if facing.get(result.view or "") != "front":
         return []
