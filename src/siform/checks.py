@@ -109,9 +109,9 @@ def judge(
     reason = unscored_reason or m.reason
     if reason is None and check.baseline == "set_median" and baseline is None:
         reason = f"needs at least {MIN_BASELINE_REPS} reps to know this person's own baseline"
-    if reason is not None or m.value is None:
+    value = compared_value(check, m, baseline)
+    if unscored_reason is not None or value is None:
         return CheckResult(**common, scored=False, passed=None, value=None, cue=None, reason=reason)  # type: ignore[arg-type]
-    value = m.value - baseline if baseline is not None else m.value
     passed = lim.contains(value)
     return CheckResult(**common, scored=True, passed=passed, value=value, cue=None if passed else check.cue)  # type: ignore[arg-type]
 
@@ -149,15 +149,20 @@ def set_baselines(
     return out
 
 
-def _fails(check: CheckSpec, m: Measurement, baseline: float | None) -> bool:
-    """Whether ``m`` is a scored failure of ``check`` (what :func:`judge` would say, cheaply)."""
+def compared_value(check: CheckSpec, m: Measurement, baseline: float | None) -> float | None:
+    """What is held against the check's limit: the measurement, less the set's baseline for a
+    ``set_median`` check; None when there is nothing to judge (no value, or no baseline yet)."""
     if m.value is None or m.reason is not None:
-        return False
-    if check.baseline == "set_median":
-        if baseline is None:
-            return False
-        return not check.limit.contains(m.value - baseline)
-    return not check.limit.contains(m.value)
+        return None
+    if baseline is None:
+        return None if check.baseline == "set_median" else m.value
+    return m.value - baseline
+
+
+def _fails(check: CheckSpec, m: Measurement, baseline: float | None) -> bool:
+    """Whether ``m`` is a scored failure of ``check``, as :func:`judge` would find it."""
+    value = compared_value(check, m, baseline)
+    return value is not None and not check.limit.contains(value)
 
 
 def score(spec: ExerciseSpec, results: Sequence[CheckResult]) -> float | None:
