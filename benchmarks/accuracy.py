@@ -52,6 +52,7 @@ from siform.review import estimate_track
 from siform.signals.compute import SignalSet
 from siform.signals.geometry import pelvic_obliquity_deg
 from siform.specs.load import find_spec
+from siform.specs.model import ExerciseSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -291,7 +292,12 @@ def score_clip(clip: Path, model: Path, use_cache: bool = True) -> ClipResult:
                 mt = metric_of[signal]
                 ref3d = np.array([truth["frames"][i]["metrics"][mt["metric"]] for i in idx]) * mt["sign"]
                 res.errors_3d[signal] += _errors(ours, ref3d, percent)
-    res.hip_line_errors = hip_line_errors(track, truth, result, matched, judged, metric_of, truth_metric)
+    # the frames the pelvis is judged at: its check's, or those of the signal whose truth is its tilt
+    whens = [checks[cid].when for cid, m in truth_metric.items() if m in PELVIS_METRICS and cid in checks]
+    whens += [w for sig, w in judged if metric_of.get(sig, {}).get("metric") in PELVIS_METRICS]
+    pelvis_when = whens[0] if whens else None
+    if pelvis_when is not None:
+        res.hip_line_errors = hip_line_errors(spec, track, truth, result.view, matched, pelvis_when)
     return res
 
 
@@ -299,36 +305,27 @@ PELVIS_METRICS = ("pelvic_obliquity_deg", "pelvic_drop_deg")
 
 
 def hip_line_errors(
+    spec: ExerciseSpec,
     track: PoseTrack,
     truth: dict[str, Any],
-    result: SessionResult,
+    view: str | None,
     matched: dict[int, Any],
-    judged: list[tuple[str, str]],
-    metric_of: dict[str, Any],
-    truth_metric: dict[str, str],
+    when: str,
 ) -> list[float]:
-    """Degrees by which MediaPipe's image hip line misses the rig's, at the frames the pelvis is judged.
+    """Degrees by which MediaPipe's image hip line misses the rig's, at the ``when`` frames of each rep.
 
     A diagnostic of the pose model, not a siform signal: no spec reads the hip line of a standing
     person filmed from the front (the checks read the legs instead), and this is the evidence for
-    that. Only clips filmed from the front whose truth measures the pelvis's tilt; the frames are
-    those of the check or rep signal whose truth is that tilt. Against the rig's projected joints,
-    which from the front give the 3D tilt to 0.1 degrees on these renders.
+    that. Only clips filmed from the front; against the rig's projected joints, which from the front
+    give the 3D tilt to 0.1 degrees on these renders.
     """
-    spec = find_spec(truth["meta"]["spec"])  # the same (cached) spec score_clip judged with
-    facing = {v.id: v.facing for v in spec.views}
-    if facing.get(result.view or "") != "front":
-        return []
-    by_check = {c.id: c for c in spec.checks}
-    whens = [by_check[cid].when for cid, m in truth_metric.items() if m in PELVIS_METRICS and cid in by_check]
-    whens += [w for sig, w in judged if metric_of.get(sig, {}).get("metric") in PELVIS_METRICS]
-    if not whens:
+    if {v.id: v.facing for v in spec.views}.get(view or "") != "front":
         return []
     ours = pelvic_obliquity_deg(condition_points(track, spec))
     ref = pelvic_obliquity_deg(truth_points(truth))
     errors: list[float] = []
     for item in matched.values():
-        idx = np.array(list(judged_frames(item, whens[0])), dtype=int)
+        idx = np.array(list(judged_frames(item, when)), dtype=int)
         idx = idx[(idx >= 0) & (idx < len(truth["frames"]))]
         errors += _errors(ours[idx], ref[idx], percent=False)
     return errors
