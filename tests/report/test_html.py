@@ -18,7 +18,8 @@ import factories_standing as fs
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseTrack
 from siform.report import render_report
-from siform.report.text import fmt_value
+from siform.report.plots import allowed_band
+from siform.report.text import fmt_limit, fmt_value
 from siform.session import build_session, validate_session
 from siform.specs.load import load_spec
 
@@ -325,6 +326,19 @@ def test_check_charts_say_what_they_measure(bridge: tuple[dict[str, Any], Sessio
         del c["signal_label"]
     html = render_report(old, result.t_ms, result.signals, {}, [])
     assert "<p class='muted'>pelvic drop (" in html
+
+
+def test_a_check_on_the_size_of_a_lean_draws_its_band_both_ways() -> None:
+    lean = {"limit_min": None, "limit_max": 8.0, "baseline": "absolute", "reduce": "max_abs"}
+    assert allowed_band(lean) == (-8.0, 8.0)
+    # a one-sided check keeps its one side; a set median check its band around the median
+    assert allowed_band({**lean, "reduce": "max"}) == (-math.inf, 8.0)
+    hike = {"limit_min": None, "limit_max": 0.007, "baseline": "set_median", "reduce": "mean"}
+    assert allowed_band(hike, offset=0.013) == (-math.inf, pytest.approx(0.02))
+    # and its caption says so; a check result (the table, which shows the size) has no reduce
+    assert fmt_limit({**lean, "unit": "deg"}, baseline=False) == "limit: at most 8.0° either way"
+    result = {"limit_min": None, "limit_max": 8.0, "unit": "deg"}
+    assert fmt_limit(result, baseline=False) == "limit: at most 8.0°"
 
 
 @pytest.mark.parametrize(

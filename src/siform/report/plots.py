@@ -170,6 +170,18 @@ def driver_plot(
         return _svg(fig, title)
 
 
+def allowed_band(check: dict[str, Any], offset: float = 0.0) -> tuple[float, float]:
+    """The band of the plotted signal that passes ``check``; ``offset`` is the set's median for a
+    ``set_median`` check. A ``max_abs`` check judges the signal's size, so its band runs both ways
+    from zero: a 10-degree lean to the right must not sit inside the band of a lean limited to 8."""
+    lo = -math.inf if check["limit_min"] is None else check["limit_min"] + offset
+    hi = math.inf if check["limit_max"] is None else check["limit_max"] + offset
+    judges_size = check["reduce"] == "max_abs" and check["baseline"] != "set_median"
+    if judges_size and check["limit_max"] is not None:
+        lo = -check["limit_max"]
+    return lo, hi
+
+
 def check_plot(
     t_ms: npt.ArrayLike,
     values: npt.ArrayLike,
@@ -189,8 +201,7 @@ def check_plot(
     if check["baseline"] == "set_median":
         bases = [c["baseline"] for _it, c in results if c["baseline"] is not None]
         offset = float(np.median(bases)) if bases else math.nan
-    lo = -math.inf if check["limit_min"] is None else check["limit_min"] + offset
-    hi = math.inf if check["limit_max"] is None else check["limit_max"] + offset
+    lo, hi = allowed_band(check, offset)
     title = check["name"]
     with mpl.rc_context(_STYLE):
         fig = Figure(figsize=(10.0, 2.4))

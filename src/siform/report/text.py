@@ -65,8 +65,9 @@ def fmt_limit(c: Mapping[str, Any], baseline: bool) -> str:
         return f"limit: {fmt_value(lo, unit)} to {fmt_value(hi, unit)}"
     if finite(lo):
         return f"limit: at least {fmt_value(lo, unit)}"
-    if finite(hi):
-        return f"limit: at most {fmt_value(hi, unit)}"
+    if finite(hi):  # a check on a signal's size (max_abs) bounds it on both sides of zero
+        either = " either way" if c.get("reduce") == "max_abs" else ""
+        return f"limit: at most {fmt_value(hi, unit)}{either}"
     return "no limit set"
 
 
