@@ -84,6 +84,11 @@ class Hold:
     def failed(self) -> tuple[CheckResult, ...]:
         return tuple(c for c in self.checks if c.scored and c.passed is False)
 
+    @property
+    def stopped_short(self) -> bool:
+        """Ended before the prescribed time: not done, however good the form while it lasted."""
+        return self.held_s < self.target_s
+
 
 @dataclass(frozen=True, slots=True)
 class SetSummary:

@@ -46,12 +46,11 @@ def rep_verdict(rep: Rep) -> tuple[str, bool]:
 
 
 def hold_verdict(hold: Hold) -> tuple[str, bool]:
-    """The line shown after a hold. Green only when the form held and so did the clock: a hold
-    stopped short of the prescription is not done, however good it looked while it lasted."""
+    """The line shown after a hold: green only when the form held and so did the clock."""
     if hold.failed:
         return f"Hold {hold.number}: {hold.failed[0].cue}", False
     clock = f"Hold {hold.number}: {hold.held_s:.1f} s of {hold.target_s:g} s"
-    if hold.held_s < hold.target_s:
+    if hold.stopped_short:
         return f"{clock}, stopped short", False
     return clock, True
 
