@@ -100,13 +100,15 @@ def build_session(
     model_path: Path | None,
     unusable: list[dict[str, Any]] | None = None,
     recognition: dict[str, Any] | None = None,
+    patient: str | None = None,
 ) -> dict[str, Any]:
     """The session document for one analysed set.
 
     ``source`` describes the input (``file``, ``sha256``, ``width``, ``height``, ``fps``...);
     ``unusable`` lists stretches of it that could not be analysed, with the reason;
     ``recognition`` (see :meth:`siform.recognize.Recognition.to_session`) is given when the
-    exercise was recognised from the video instead of named.
+    exercise was recognised from the video instead of named; ``patient`` (an id or name, surrounding
+    spaces dropped) says whose set it is, so a trend compares only that person's sessions.
     """
     duration_s = float(result.t_ms[-1] - result.t_ms[0]) / 1000.0 if len(result.t_ms) > 1 else 0.0
     doc: dict[str, Any] = {
@@ -129,6 +131,7 @@ def build_session(
             "laterality": spec.laterality,
         },
         "side": result.side,
+        "patient": (patient or "").strip() or None,
         "view": {"id": result.view, "measured": result.setup.facing_measured},
         "prescription": spec.prescription.model_dump(),
         "setup": to_jsonable(result.setup),
