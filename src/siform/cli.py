@@ -124,23 +124,6 @@ def cmd_exercises(args: argparse.Namespace) -> int:
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
 
 
-def _earlier_sessions(folder: Path, exercise: str, exclude: Path) -> list[dict[str, object]]:
-    """session.json files of the same exercise under ``folder`` (for the report's trend section)."""
-    import json
-
-    found = []
-    for path in sorted(folder.glob("*/session.json")):
-        if path.resolve() == exclude.resolve():
-            continue
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(doc, dict) and doc.get("exercise", {}).get("id") == exercise:
-            found.append(doc)
-    return found
-
-
 AUTO_EXERCISE = "auto"
 
 
@@ -163,6 +146,7 @@ def _recognise(
 def cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from siform.history import earlier_sessions
     from siform.review import review_video
     from siform.specs.load import find_spec
 
@@ -191,10 +175,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             video_spec, estimated, recognition = spec, None, None
             if video_spec is None:
                 video_spec, estimated, recognition = _recognise(video, model, on_frame)
-            history = _earlier_sessions(out_dir.parent, video_spec.id, out_dir / "session.json")
+            history = earlier_sessions(out_dir.parent, patient=args.patient, exercise=video_spec.id,
+                                       exclude=out_dir / "session.json")
             output = review_video(video, video_spec, out_dir, model, side=args.side, history=history,
                                   on_frame=on_frame, video=not args.no_video, estimated=estimated,
-                                  recognition=recognition)  # fmt: skip
+                                  recognition=recognition, patient=args.patient)  # fmt: skip
         except SiformError as exc:
             if len(videos) == 1:
                 raise
@@ -235,6 +220,13 @@ def _print_summary(session: dict[str, Any], files: dict[str, Path]) -> None:
     print(f"Results in {files['session'].parent}")
 
 
+def _patient(text: str) -> str:
+    """``--patient``: a name that says something (spaces around it dropped)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a patient id or name (it is empty)")
+    return text.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="siform",
@@ -264,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="out", help="output folder (default: out/<video name>)")
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
+    p.add_argument(
+        "--patient", type=_patient, metavar="NAME",
+        help="patient id or name, stored in session.json; the report's trend compares this session "
+        "with earlier ones of the same patient and exercise in sibling folders (none without it)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("exercises", help="list the exercises siform knows, with their views and checks")

@@ -188,9 +188,11 @@ def review_video(
     video: bool = True,
     estimated: tuple[PoseTrack, VideoFileSource] | None = None,
     recognition: dict[str, object] | None = None,
+    patient: str | None = None,
 ) -> ReviewOutput:
     """``estimated`` is pass 1's result (:func:`estimate_track`) when the caller already ran it,
-    e.g. to recognise the exercise first; ``recognition`` then goes into ``session.json``."""
+    e.g. to recognise the exercise first; ``recognition`` then goes into ``session.json``, as does
+    ``patient`` (whose set it is: the report's trend compares only that person's sessions)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     track, source = estimated or estimate_track(path, model_path, on_frame)
     if not track.found.any():
@@ -203,6 +205,7 @@ def review_video(
     info = source.info
     session = build_session(
         result, spec, mode="review", model_path=model_path, unusable=unusable, recognition=recognition,
+        patient=patient,
         source={"file": path.name, "sha256": sha256_of(path), "width": info.width,
                 "height": info.height, "fps": round(info.fps, 3)},
     )  # fmt: skip
