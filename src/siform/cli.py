@@ -41,7 +41,7 @@ def _progress_bar_hook(desc: str) -> tuple[Callable[[int, int | None], None], Ca
     return update, close
 
 
-def _provision(variant: Variant, offline: bool = False) -> ModelReport:
+def _provision(variant: Variant, offline: bool = False, wheel: str | None = None) -> ModelReport:
     """Find, download or build the pose model, showing progress (first use can take a minute)."""
     from siform.model_store import ensure_model
 
@@ -49,7 +49,8 @@ def _provision(variant: Variant, offline: bool = False) -> ModelReport:
     try:
         return ensure_model(
             variant,
-            allow_download=False if offline else None,
+            offline=True if offline else None,
+            wheel=Path(wheel) if wheel else None,
             progress=update,
             step=lambda msg: print(f"  {msg}", file=sys.stderr),
         )
@@ -58,7 +59,7 @@ def _provision(variant: Variant, offline: bool = False) -> ModelReport:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    report = _provision(args.variant, args.offline)
+    report = _provision(args.variant, args.offline, args.wheel)
     if report.action == "present":
         print(
             f"{report.path.name} is already in {report.path.parent} and verified "
@@ -158,7 +159,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         videos = [target]
     spec = None if args.exercise == AUTO_EXERCISE else find_spec(args.exercise)
-    model = _provision(args.variant).path
+    model = Path(args.model) if args.model else _provision(args.variant).path
     out_root = Path(args.out)
     failures = 0
     for video in videos:
@@ -239,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     variants = list(get_args(Variant))
     p = sub.add_parser("models", help="get and verify the pose model (download or build offline)")
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
-    p.add_argument("--offline", action="store_true", help="do not try to download; build instead")
+    p.add_argument("--offline", action="store_true", help="no network at all: build from a wheel on disk")
+    p.add_argument("--wheel", help="mediapipe 0.10.21 wheel (or its folder) to build the full model from")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("pose", help="estimate landmarks on every frame of a video into an .npz file")
@@ -255,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--side", choices=["left", "right"], help="working side of a one-sided exercise")
     p.add_argument("-o", "--out", default="out", help="output folder (default: out/<video name>)")
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
+    p.add_argument("--model", help="a .task bundle of your own, used as given (recorded as not pinned)")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
     p.add_argument(
         "--patient", type=_patient, metavar="NAME",

