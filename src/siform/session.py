@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siform import __version__
-from siform.model_store import sha256_of
+from siform.model_store import is_pinned, sha256_of
 from siform.pipeline import SessionResult
 from siform.results import SESSION_SCHEMA_VERSION, to_jsonable
 from siform.specs.model import ExerciseSpec
@@ -36,10 +36,15 @@ def software_block(model_path: Path | None) -> dict[str, Any]:
         "siform": __version__,
         "mediapipe": _package_version("mediapipe"),
         "python": platform.python_version(),
-        "model": (
-            {"file": model_path.name, "sha256": sha256_of(model_path)} if model_path is not None else None
-        ),
+        "model": _model_block(model_path) if model_path is not None else None,
     }
+
+
+def _model_block(model_path: Path) -> dict[str, Any]:
+    """The model file and its sha256; ``pinned`` says whether it is one the manifest vouches for
+    (false for a .task file of the user's own, passed with --model)."""
+    digest = sha256_of(model_path)
+    return {"file": model_path.name, "sha256": digest, "pinned": is_pinned(digest)}
 
 
 def check_definitions(spec: ExerciseSpec) -> list[dict[str, Any]]:
