@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from siform.errors import SpecError
 from siform.specs.load import find_spec, load_all, load_spec
+from siform.specs.model import MAX_CUTOFF_HZ
 
 from conftest import ROOT
 
@@ -98,10 +100,107 @@ CASES = [
         edit("[prescription]", "sets", '"two"'),
         "glute_bridge.toml",
         [
-            "glute_bridge.toml: prescription.sets: Input should be a valid integer, unable to parse "
-            "string as an integer"
+            "glute_bridge.toml: prescription.sets: must be a number, not the text 'two' (numbers are "
+            "written without quotes)"
         ],
         id="wrong_type",
+    ),
+    # A number in quotes is refused, not quietly read as a number (strict mode).
+    pytest.param(
+        edit("[[checks]]", "limit", '{ max = "8" }'),
+        "glute_bridge.toml",
+        [
+            "glute_bridge.toml: checks[0].limit.max: must be a number, not the text '8' (numbers are "
+            "written without quotes)"
+        ],
+        id="quoted_number_limit",
+    ),
+    pytest.param(
+        edit("[rep]", "top", f'"{TOP}"'),
+        "glute_bridge.toml",
+        [
+            f"glute_bridge.toml: rep.top: must be a number, not the text '{TOP}' (numbers are written "
+            "without quotes)"
+        ],
+        id="quoted_number_threshold",
+    ),
+    pytest.param(
+        edit("[prescription]", "sets", "2.5"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: prescription.sets: must be a whole number, not 2.5"],
+        id="fractional_count",
+    ),
+    pytest.param(
+        edit("[filter]", "cutoff_hz", "true"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: filter.cutoff_hz: must be a number, not true"],
+        id="boolean_number",
+    ),
+    # NaN and infinity, anywhere: a nan limit would pass or fail every rep without a word.
+    pytest.param(
+        edit("[[checks]]", "limit", "{ max = nan }"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: checks[0].limit.max: must be a finite number (nan and inf are not allowed)"],
+        id="nan_limit",
+    ),
+    pytest.param(
+        edit("[[checks]]", "limit", "{ min = -inf }", nth=1),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: checks[1].limit.min: must be a finite number (nan and inf are not allowed)"],
+        id="infinite_limit",
+    ),
+    pytest.param(
+        edit("[rep]", "rest", "+inf"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: rep.rest: must be a finite number (nan and inf are not allowed)"],
+        id="infinite_threshold",
+    ),
+    pytest.param(
+        edit("[signals.hip_extension]", "args", '{ side = "near", joint = "hip", scale = nan }'),
+        "glute_bridge.toml",
+        [
+            "glute_bridge.toml: signals.hip_extension.args.scale: must be a finite number (nan and inf are "
+            "not allowed)"
+        ],
+        id="nan_in_signal_args",
+    ),
+    pytest.param(
+        BRIDGE + "\n[weights]\nmajor = nan\nminor = 1.0\n",
+        "glute_bridge.toml",
+        ["glute_bridge.toml: weights.major: must be a finite number (nan and inf are not allowed)"],
+        id="nan_weight",
+    ),
+    # Weights: a negative or zero weight would turn a passed check into a penalty or a 0/0 score.
+    pytest.param(
+        edit("[[checks]]", "weight", "-1.0"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: checks[0].weight: Input should be greater than 0"],
+        id="negative_check_weight",
+    ),
+    pytest.param(
+        BRIDGE + "\n[weights]\nmajor = 2.0\nminor = -1.0\n",
+        "glute_bridge.toml",
+        ["glute_bridge.toml: weights.minor: Input should be greater than 0"],
+        id="negative_severity_weight",
+    ),
+    # The review's low-pass cutoff: above zero and at most MAX_CUTOFF_HZ.
+    pytest.param(
+        edit("[filter]", "cutoff_hz", "0.0"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: filter.cutoff_hz: Input should be greater than 0"],
+        id="zero_cutoff",
+    ),
+    pytest.param(
+        edit("[filter]", "cutoff_hz", "-2.0"),
+        "glute_bridge.toml",
+        ["glute_bridge.toml: filter.cutoff_hz: Input should be greater than 0"],
+        id="negative_cutoff",
+    ),
+    pytest.param(
+        edit("[filter]", "cutoff_hz", f"{MAX_CUTOFF_HZ + 0.5}"),
+        "glute_bridge.toml",
+        [f"glute_bridge.toml: filter.cutoff_hz: Input should be less than or equal to {MAX_CUTOFF_HZ:g}"],
+        id="cutoff_too_high",
     ),
     # A table where a number belongs.
     pytest.param(
@@ -301,3 +400,33 @@ def test_find_spec_lists_known_exercises(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as exc:
         find_spec("plank", tmp_path)
     assert str(exc.value) == "No exercise called 'plank'. Known exercises: glute_bridge."
+
+
+def test_highest_cutoff_loads(tmp_path: Path) -> None:
+    path = tmp_path / "glute_bridge.toml"
+    path.write_text(edit("[filter]", "cutoff_hz", f"{MAX_CUTOFF_HZ}"), encoding="utf-8")
+    assert load_spec(path).filter.cutoff_hz == MAX_CUTOFF_HZ
+
+
+def test_whole_numbers_are_accepted_where_decimals_are(tmp_path: Path) -> None:
+    """Strict mode refuses text, not a therapist's ``top = 160`` for ``160.0``."""
+    path = tmp_path / "glute_bridge.toml"
+    path.write_text(edit("[rep]", "top", str(int(TOP))), encoding="utf-8")
+    assert load_spec(path).rep.top == int(TOP)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("loader", [load_all, lambda d: find_spec("glute_bridge", d)], ids=["all", "one"])
+def test_missing_specs_folder_says_so(tmp_path: Path, loader: Any) -> None:
+    with pytest.raises(SpecError) as exc:
+        loader(tmp_path / "my_specs")
+    assert str(exc.value).startswith(f"Exercise specs folder {tmp_path / 'my_specs'}: no such folder.")
+    not_a_folder = tmp_path / "specs.txt"
+    not_a_folder.write_text("glute_bridge\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="not a folder"):
+        loader(not_a_folder)
+
+
+def test_folder_without_specs_says_so(tmp_path: Path) -> None:
+    (tmp_path / "_example.toml").write_text(BRIDGE, encoding="utf-8")
+    with pytest.raises(SpecError, match="holds no exercise specs"):
+        load_all(tmp_path)

@@ -6,6 +6,7 @@ A therapist who mistypes ``limt`` in ``glute_bridge.toml`` should read
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from importlib import resources
@@ -48,11 +49,22 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _message(err: Any) -> str:
+    """Pydantic's message, or a plainer one where a therapist's likely slip is known."""
+    kind, value = err["type"], err.get("input")
+    if kind in ("float_type", "int_type") and isinstance(value, str):
+        return f"must be a number, not the text {value!r} (numbers are written without quotes)"
+    if kind in ("float_type", "int_type") and isinstance(value, bool):
+        return f"must be a number, not {str(value).lower()}"
+    if kind == "int_type" and isinstance(value, float):
+        return f"must be a whole number, not {value!r}"
+    return _MESSAGES.get(kind, err["msg"]).removeprefix("Value error, ")
+
+
 def format_validation_error(filename: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors(include_url=False):
-        msg = _MESSAGES.get(err["type"], err["msg"])
-        msg = msg.removeprefix("Value error, ")
+        msg = _message(err)
         key = _key_path(tuple(err["loc"]))
         lines.append(f"{filename}: {key}: {msg}" if key else f"{filename}: {msg}")
     return "\n".join(lines)
@@ -72,10 +84,33 @@ def _gate_problem(names: list[str], laterality: str) -> str | None:
     return None
 
 
+def _non_finite(value: Any, key: str = "") -> str | None:
+    """The key path of the first NaN or infinite number anywhere in a parsed document, or None.
+
+    TOML has ``nan`` and ``inf``; as a limit they would make a check pass or fail every rep without
+    a word, so they are refused everywhere, also inside a signal's free-form ``args``.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return key
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{key}.{k}" if key else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{key}[{i}]", v) for i, v in enumerate(value))
+    for sub_key, sub in items:
+        found = _non_finite(sub, sub_key)
+        if found is not None:
+            return found
+    return None
+
+
 def parse_spec(data: dict[str, Any], filename: str) -> ExerciseSpec:
     """Validate a parsed TOML document; also checks signal functions and their arguments."""
     from siform.signals.registry import validate_signal_args
 
+    bad = _non_finite(data)
+    if bad is not None:
+        raise SpecError(f"{filename}: {bad}: must be a finite number (nan and inf are not allowed)")
     try:
         spec = ExerciseSpec.model_validate(data)
     except ValidationError as exc:
@@ -108,20 +143,37 @@ def load_spec(path: str | Path) -> ExerciseSpec:
     return parse_spec(data, path.name)
 
 
+def _specs_folder(directory: Path | None) -> Path:
+    """``directory`` (or the default) after checking it is a folder: a mistyped ``--specs`` or
+    ``SIFORM_SPECS_DIR`` must say so, not look like a folder without exercises."""
+    directory = directory or specs_dir()
+    hint = "Give the folder that holds the exercise specs (*.toml), e.g. siform's exercise_specs/."
+    if not directory.exists():
+        raise SpecError(f"Exercise specs folder {directory}: no such folder.", hint)
+    if not directory.is_dir():
+        raise SpecError(f"Exercise specs folder {directory}: not a folder.", hint)
+    return directory
+
+
 def load_all(directory: Path | None = None) -> dict[str, ExerciseSpec]:
     """Every spec in the folder, by id; files starting with ``_`` are examples, not exercises."""
-    directory = directory or specs_dir()
+    directory = _specs_folder(directory)
     specs: dict[str, ExerciseSpec] = {}
     for path in sorted(directory.glob("*.toml")):
         if path.name.startswith("_"):
             continue
         spec = load_spec(path)
         specs[spec.id] = spec
+    if not specs:
+        raise SpecError(
+            f"Exercise specs folder {directory} holds no exercise specs (*.toml).",
+            "Give the folder that holds them, e.g. siform's exercise_specs/.",
+        )
     return specs
 
 
 def find_spec(exercise_id: str, directory: Path | None = None) -> ExerciseSpec:
-    directory = directory or specs_dir()
+    directory = _specs_folder(directory)
     path = directory / f"{exercise_id}.toml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.toml") if not p.name.startswith("_")))

@@ -1,8 +1,10 @@
 """The exercise spec: everything siform knows about one exercise, as validated, frozen models.
 
 Therapists edit these files, so the models are strict: a misspelt key is an error (``extra =
-"forbid"``), every closed choice is a ``Literal``, and cross-references (a check naming a signal,
-a view) are checked on load. ``exercise_specs/_example.toml`` documents every key.
+"forbid"``), every closed choice is a ``Literal``, a number must be written as a number (``8``,
+not ``"8"``: strict mode, so a quoted limit is not quietly read), NaN and infinity are refused
+(a ``nan`` limit would pass or fail every rep without saying so), and cross-references (a check
+naming a signal, a view) are checked on load. ``exercise_specs/_example.toml`` documents every key.
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 ArgValue = str | float | int | bool | list[str]
 
 
+MAX_CUTOFF_HZ = 12.0
+"""Highest review low-pass cutoff a spec may ask for. Movement in these exercises lies below about
+3 Hz; above 12 Hz the filter would remove nothing of it and would reach the Nyquist frequency of a
+25 fps video (12.5 Hz), where a Butterworth filter cannot be designed at all."""
+
+Weight = Annotated[float, Field(gt=0)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ViewSpec(_Model):
@@ -143,7 +153,7 @@ class CheckSpec(_Model):
     """``set_median``: the limit applies to the value minus the median of the set's reps, for
     quantities whose absolute size the camera cannot measure but whose change it can."""
     severity: Severity = "major"
-    weight: float = Field(default=1.0, gt=0)
+    weight: Weight = 1.0
     cue: Text
     """Short instruction shown when the check fails, in the patient's words."""
     views: list[Id] | None = None
@@ -164,8 +174,9 @@ class FilterSpec(_Model):
     min_visibility: float = Field(default=0.3, ge=0, le=1)
     max_gap_ms: float = Field(default=300, ge=0)
     """Gaps up to this long are bridged; a longer gap inside a rep voids it."""
-    cutoff_hz: float = Field(default=4.0, gt=0)
-    """Zero-phase low-pass for review (human movement in these exercises is below ~3 Hz)."""
+    cutoff_hz: float = Field(default=4.0, gt=0, le=MAX_CUTOFF_HZ)
+    """Zero-phase low-pass for review (human movement in these exercises is below ~3 Hz); at most
+    :data:`MAX_CUTOFF_HZ`."""
     one_euro_min_cutoff: float = Field(default=1.0, gt=0)
     one_euro_beta: float = Field(default=0.05, ge=0)
 
@@ -189,7 +200,7 @@ class ExerciseSpec(_Model):
     checks: list[CheckSpec] = Field(default_factory=list)
     gate: GateSpec
     filter: FilterSpec = Field(default_factory=FilterSpec)
-    weights: dict[Severity, float] = Field(default_factory=lambda: {"major": 2.0, "minor": 1.0})
+    weights: dict[Severity, Weight] = Field(default_factory=lambda: {"major": 2.0, "minor": 1.0})
     """Score weight per severity, multiplied by each check's own weight."""
 
     @model_validator(mode="after")
