@@ -11,6 +11,7 @@ No geometry and no exercise knowledge here: that lives in ``signals/`` and ``exe
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +25,17 @@ from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
 from siform.segment.reps import RepCounter
 from siform.signals import registry
 from siform.signals.compute import SignalSet, side_map
-from siform.signals.filters import OneEuroFilter, bridge_gaps, butterworth_zero_phase, mask_low_visibility
+from siform.signals.filters import (
+    OneEuroFilter,
+    bridge_gaps,
+    butterworth_zero_phase,
+    frame_timing,
+    mask_low_visibility,
+    review_cutoff,
+)
 from siform.specs.model import ExerciseSpec, HoldSpec, RepSpec
+
+log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 _SIDE_JOINTS = ("shoulder", "hip", "knee", "ankle")
@@ -47,6 +57,9 @@ class SessionResult:
     frames_with_pose: int = 0
     sides: dict[str, str] = field(default_factory=dict)
     """Relative side names (near, far, working, stance) -> left/right, as resolved for this session."""
+    notes: list[str] = field(default_factory=list)
+    """What the analysis had to do differently from the spec because of the recording, one plain
+    sentence each (e.g. too few frames per second to smooth at the spec's cutoff)."""
 
 
 def condition_points(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
@@ -65,9 +78,17 @@ def condition_world(track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
     return _bridge_and_smooth(world, track, spec)
 
 
+def smoothing_cutoff(track: PoseTrack, spec: ExerciseSpec) -> tuple[float | None, str | None]:
+    """The review low-pass cutoff for this recording (None: unsmoothed) and why it differs from the
+    spec's, if it does: a low frame rate (a 3 frames/s GIF, say) puts the spec's cutoff at or above
+    the Nyquist frequency, where the filter is undefined (see :func:`review_cutoff`)."""
+    return review_cutoff(spec.filter.cutoff_hz, frame_timing(track.t_ms).rate_hz)
+
+
 def _bridge_and_smooth(coords: FloatArray, track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
     coords = bridge_gaps(coords, track.t_ms, spec.filter.max_gap_ms)
-    return butterworth_zero_phase(coords, track.t_ms, spec.filter.cutoff_hz)
+    cutoff, _note = smoothing_cutoff(track, spec)
+    return coords if cutoff is None else butterworth_zero_phase(coords, track.t_ms, cutoff)
 
 
 def near_side(image: npt.NDArray[np.floating]) -> str:
@@ -156,6 +177,10 @@ def analyze_track(
 ) -> SessionResult:
     """Review a whole recording. ``side`` is the working side of a unilateral exercise (found
     automatically if None); ``view`` forces a view id instead of detecting it."""
+    _cutoff, note = smoothing_cutoff(track, spec)
+    notes = [note] if note else []
+    if note:
+        log.warning("%s", note[0].upper() + note[1:] + ".")
     pts = condition_points(track, spec)
     near = near_side(track.image)
     if spec.laterality == "unilateral" and side is None:
@@ -174,7 +199,7 @@ def analyze_track(
     if chosen_view is None:
         return SessionResult(spec.id, result_side, None, setup, [], [], None,
                              [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values,
-                             len(track), found, sides)  # fmt: skip
+                             len(track), found, sides, notes)  # fmt: skip
 
     tracker = SetTracker(spec, result_side, unscored)
     names = list(values)
@@ -185,6 +210,7 @@ def analyze_track(
     return SessionResult(
         spec.id, result_side, chosen_view, setup, reps, holds, summary,
         [Unscored(k, v) for k, v in unscored.items()], track.t_ms, values, len(track), found, sides,
+        notes,
     )  # fmt: skip
 
 

@@ -128,6 +128,7 @@ def build_session(
             "frames_with_pose": result.frames_with_pose,
             "duration_s": round(duration_s, 3),
             "unusable": unusable or [],
+            "notes": list(result.notes),
         },
         "exercise": {
             "id": spec.id,

@@ -4,6 +4,11 @@ Every source yields :class:`Frame` objects with a timestamp in milliseconds that
 because MediaPipe's VIDEO and LIVE_STREAM modes reject a timestamp that does not. Video files use
 the container's own presentation times (correct for variable frame rate, e.g. phone recordings);
 cameras use a monotonic clock; image folders use a nominal frame rate.
+
+Video frames come out in square pixels: a file whose pixels are not square (a sample aspect ratio
+other than 1:1, as anamorphic and some DV or broadcast recordings store them) is stretched to its
+display shape, so that the pose model sees a true body and every angle measured on it is a true
+angle (in a 2:1 squeezed frame a 45-degree thigh would measure 63 degrees).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class SourceInfo:
     fps: float
     frame_count: int | None
     kind: str
+    sample_aspect: float = 1.0
+    """The file's pixel width over height (its SAR); ``width``/``height`` are already the display
+    size in square pixels, which is what every frame is resized to when this is not 1."""
 
 
 class FrameSource(Protocol):
@@ -116,7 +124,11 @@ class VideoFileSource(_ClosingSource):
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
         h, w = first.shape[:2]
-        self.info = SourceInfo(self.path.name, w, h, float(fps), count, "file")
+        num, den = cap.get(cv2.CAP_PROP_SAR_NUM), cap.get(cv2.CAP_PROP_SAR_DEN)
+        sar = num / den if num > 0 and den > 0 else 1.0
+        turned = round(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90
+        self._display = display_size(w, h, sar, turned)
+        self.info = SourceInfo(self.path.name, *self._display, float(fps), count, "file", sar)
 
     def __iter__(self) -> Iterator[Frame]:
         image, t = self._first, self._first_t
@@ -144,10 +156,13 @@ class VideoFileSource(_ClosingSource):
         cap = self._cap
         last: int | None = None
         fallback_dt = 1000.0 / self.info.fps if self.info.fps > 0 else 1000.0 / 30.0
+        stretch = self._display != (self._display_of(image))
         while image is not None:
             # POS_MSEC is the container's presentation time; some demuxers report 0 for every frame.
             t_ms = round(t) if t > 0 or index == 0 else round(index * fallback_dt)
             last = _monotonic(t_ms, last)
+            if stretch:
+                image = cv2.resize(image, self._display, interpolation=cv2.INTER_LINEAR)
             yield Frame(index, last, image)
             index += 1
             ok, nxt = cap.read()
@@ -156,8 +171,28 @@ class VideoFileSource(_ClosingSource):
             image, t = nxt, cap.get(cv2.CAP_PROP_POS_MSEC)
         self.frames_read = index
 
+    @staticmethod
+    def _display_of(image: BGRImage) -> tuple[int, int]:
+        return image.shape[1], image.shape[0]
+
     def close(self) -> None:
         self._cap.release()
+
+
+def display_size(width: int, height: int, sample_aspect: float, turned: bool = False) -> tuple[int, int]:
+    """``(width, height)`` in square pixels of an upright frame stored with pixels ``sample_aspect``
+    times as wide as high. ``turned``: the file's rotation metadata turned it a quarter, so the
+    stored width (the axis the aspect ratio stretches) is now the height.
+
+    The short axis is stretched, never the long one squeezed, so no detail the pose model could use
+    is thrown away. Within 1% of square nothing changes (rounding in the container's numbers).
+    """
+    if not sample_aspect > 0 or abs(sample_aspect - 1.0) < 0.01:
+        return width, height
+    stretch_x = sample_aspect if not turned else 1.0 / sample_aspect  # display x over stored x
+    if stretch_x >= 1.0:
+        return round(width * stretch_x), height
+    return width, round(height / stretch_x)
 
 
 class ImageFolderSource(_ClosingSource):

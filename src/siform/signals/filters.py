@@ -3,7 +3,8 @@
 - :class:`OneEuroFilter` / :func:`one_euro`: causal and adaptive (Casiez, Roussel and Vogel,
   CHI 2012), for live feedback: strong smoothing when still, little lag when moving.
 - :func:`butterworth_zero_phase`: forward-backward low-pass for whole recordings, where the future
-  is known: no phase lag, so rep timings and peak angles stay where they happened.
+  is known: no phase lag, so rep timings and peak angles stay where they happened. It runs on the
+  frames' real times (:func:`frame_timing`); :func:`review_cutoff` keeps its cutoff below Nyquist.
 - :func:`bridge_gaps`: linear interpolation across short dropouts only.
 - :func:`mask_low_visibility`: turns landmarks MediaPipe itself doubts into NaN.
 
@@ -14,6 +15,7 @@ Times are ``t_ms`` ``(T,)`` in milliseconds, non-decreasing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -27,6 +29,14 @@ FloatArray = npt.NDArray[np.float64]
 # Finite runs shorter than this (0.1 s at 30 frames/s) are left as they are: a low-pass over two or
 # three samples is mostly its own edge transient.
 _MIN_RUN: Final = 4
+# Frames within this of a steady clock count as regular: container times are rounded to whole
+# milliseconds (a GIF's to centiseconds), which is not a variable frame rate.
+_REGULAR_TOLERANCE_MS: Final = 1.0
+_REGULAR_TOLERANCE: Final = 0.05  # of the frame interval
+SAFE_NYQUIST_FRACTION: Final = 0.8
+"""Highest review cutoff, as a fraction of the Nyquist frequency (see :func:`review_cutoff`)."""
+MIN_CUTOFF_KEPT: Final = 0.5
+"""Least fraction of a spec's cutoff a clamp may keep before review gives up smoothing instead."""
 
 
 def _times(t_ms: npt.ArrayLike, frames: int) -> FloatArray:
@@ -133,21 +143,102 @@ def _finite_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
+@dataclass(frozen=True, slots=True)
+class FrameTiming:
+    """How a recording's frames are spaced in time, as the review low-pass needs to know it.
+
+    ``regular``: every frame sits within rounding of a steady clock (container times are whole
+    milliseconds, a GIF's whole centiseconds), so the frames themselves are the filter's samples and
+    ``rate_hz`` is their true mean rate. Otherwise (variable frame rate: a phone changing its
+    shutter, dropped or repeated frames) the signals are resampled to a uniform grid at the median
+    frame interval, ``rate_hz`` is that grid's rate, and the filtered values are read back at each
+    frame's own time. Treating irregular frames as steady would stretch and squeeze time, so the
+    same cutoff would smooth some stretches far harder than others and shave real peaks.
+    """
+
+    rate_hz: float
+    regular: bool
+
+    @property
+    def nyquist_hz(self) -> float:
+        return self.rate_hz / 2.0
+
+
+def frame_timing(t_ms: npt.ArrayLike) -> FrameTiming:
+    """The :class:`FrameTiming` of frames at ``t_ms`` (``NaN`` rate for fewer than two frames).
+
+    Raises ValueError when the times do not increase (the median interval is not positive).
+    """
+    t = np.asarray(t_ms, dtype=np.float64)
+    if t.ndim != 1:
+        raise ValueError(f"t_ms must be 1-D, got shape {t.shape}")
+    if t.shape[0] < 2:
+        return FrameTiming(float("nan"), True)
+    median_dt = float(np.median(np.diff(t)))
+    if not median_dt > 0:
+        raise ValueError(f"t_ms must increase; the median frame interval is {median_dt} ms")
+    mean_dt = float(t[-1] - t[0]) / (t.shape[0] - 1)
+    steady = t[0] + np.arange(t.shape[0]) * mean_dt
+    if float(np.abs(t - steady).max()) <= max(_REGULAR_TOLERANCE_MS, _REGULAR_TOLERANCE * mean_dt):
+        return FrameTiming(1000.0 / mean_dt, True)
+    return FrameTiming(1000.0 / median_dt, False)
+
+
+def review_cutoff(cutoff_hz: float, rate_hz: float) -> tuple[float | None, str | None]:
+    """The low-pass cutoff review can use at this sample rate, and a plain note when it is not the
+    one asked for: ``(cutoff, None)``, ``(lower cutoff, note)`` or ``(None, note)`` for no smoothing.
+
+    A Butterworth cutoff must lie below the Nyquist frequency (half the frame rate); close under it
+    the filter barely acts. A cutoff at or above ``SAFE_NYQUIST_FRACTION`` of Nyquist is lowered to
+    that fraction as long as this keeps at least ``MIN_CUTOFF_KEPT`` of the asked cutoff: a spec's
+    cutoff sits above the movement's own frequencies with a margin, so a mild clamp only removes
+    noise. Lower than that it would smooth away real movement (a peak angle shaved is a false
+    fault), so the signals are left unsmoothed instead: with a 4 Hz cutoff that happens at 4 frames/s
+    and below, with 2 Hz at 2 frames/s and below.
+    """
+    if not (np.isfinite(rate_hz) and rate_hz > 0):
+        return cutoff_hz, None  # fewer than two frames: nothing will be filtered anyway
+    safe = SAFE_NYQUIST_FRACTION * rate_hz / 2.0
+    if cutoff_hz < safe:
+        return cutoff_hz, None
+    if safe >= MIN_CUTOFF_KEPT * cutoff_hz:
+        return safe, (
+            f"the video's {rate_hz:.3g} frames/s is too few to smooth at {cutoff_hz:g} Hz; "
+            f"smoothed at {safe:.2g} Hz instead"
+        )
+    return None, (
+        f"the video's {rate_hz:.3g} frames/s is too few to smooth at {cutoff_hz:g} Hz; "
+        "angles are measured unsmoothed, so expect more frame-to-frame jitter"
+    )
+
+
+def _lerp(src_t: FloatArray, values: FloatArray, dst_t: FloatArray) -> FloatArray:
+    """Rows of ``values`` ``(n, k)`` at ``src_t`` linearly interpolated to ``dst_t`` (held flat
+    beyond the ends), all columns at once."""
+    if src_t.shape[0] == 1:
+        return np.repeat(values, dst_t.shape[0], axis=0)
+    j = np.clip(np.searchsorted(src_t, dst_t, side="right") - 1, 0, src_t.shape[0] - 2)
+    w = np.clip((dst_t - src_t[j]) / (src_t[j + 1] - src_t[j]), 0.0, 1.0)[:, None]
+    result: FloatArray = values[j] * (1.0 - w) + values[j + 1] * w
+    return result
+
+
 def butterworth_zero_phase(
     x: npt.ArrayLike, t_ms: npt.ArrayLike, cutoff_hz: float, order: int = 2
 ) -> FloatArray:
-    """Zero-phase Butterworth low-pass along axis 0, filtering each finite run on its own.
+    """Zero-phase Butterworth low-pass along axis 0, on the frames' real times, each finite run alone.
 
     Forward-backward filtering (``scipy.signal.sosfiltfilt``) cancels the phase lag, so a peak stays
     at its frame: right for offline analysis, impossible live (it needs the future). The effective
     order doubles and the -3 dB point moves slightly below ``cutoff_hz``.
 
-    The sample rate is ``1000 / median(diff(t_ms))``; a variable frame rate is treated as steady at
-    that median (fine for smoothing, not for spectral work). Each element's runs of finite values
-    are filtered separately, so NaN never spreads and values across a dropout never mix. A run
-    shorter than filtfilt's default padding is padded with as many samples as it has (odd
-    extension, ``padlen = n - 1``); runs of fewer than 4 samples are returned unchanged.
-    Raises ValueError when ``cutoff_hz`` is not below the Nyquist frequency.
+    The sample rate is :func:`frame_timing`'s: regular frames are filtered as they are; irregular
+    ones (variable frame rate) are resampled to a uniform grid, filtered there, and read back at
+    their own times. Each element's runs of finite values are filtered separately, so NaN never
+    spreads and values across a dropout never mix. A run shorter than filtfilt's default padding is
+    padded with as many samples as it has (odd extension, ``padlen = n - 1``); runs of fewer than 4
+    samples are returned unchanged. Raises ValueError when ``cutoff_hz`` is not below the Nyquist
+    frequency (see :func:`review_cutoff` for choosing one that is).
     """
     # Imported here: scipy.signal takes over a second to import, which the live path never needs.
     from scipy.signal import butter, sosfiltfilt
@@ -158,10 +249,8 @@ def butterworth_zero_phase(
     t = _times(t_ms, out.shape[0])
     if out.shape[0] < 2:
         return out
-    dt_ms = float(np.median(np.diff(t)))
-    if not dt_ms > 0:
-        raise ValueError(f"t_ms must increase; the median frame interval is {dt_ms} ms")
-    fs = 1000.0 / dt_ms
+    timing = frame_timing(t)
+    fs = timing.rate_hz
     if not 0 < cutoff_hz < fs / 2:
         raise ValueError(
             f"cutoff_hz must be in (0, {fs / 2:.3g}) Hz, the Nyquist frequency of {fs:.3g} frames/s; "
@@ -170,6 +259,12 @@ def butterworth_zero_phase(
     sos = butter(order, cutoff_hz, fs=fs, output="sos")
     trivial = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
     default_pad = 3 * (2 * len(sos) + 1 - trivial)  # sosfiltfilt's own default
+    dt_ms = 1000.0 / fs
+
+    def filtered(block: FloatArray) -> FloatArray:
+        n = block.shape[0]
+        result: FloatArray = sosfiltfilt(sos, block, axis=0, padlen=min(default_pad, n - 1))
+        return result
 
     flat = out.reshape(out.shape[0], -1)  # a view: writing it fills `out`
     finite = np.isfinite(flat)
@@ -181,10 +276,18 @@ def butterworth_zero_phase(
         groups.setdefault(packed[:, col].tobytes(), []).append(col)
     for cols in groups.values():
         for start, stop in _finite_runs(finite[:, cols[0]]):
-            n = stop - start
-            if n >= _MIN_RUN:
-                block = flat[start:stop, cols]
-                flat[start:stop, cols] = sosfiltfilt(sos, block, axis=0, padlen=min(default_pad, n - 1))
+            if stop - start < _MIN_RUN:
+                continue
+            block = flat[start:stop, cols]
+            if timing.regular:
+                flat[start:stop, cols] = filtered(block)
+                continue
+            run_t = t[start:stop]
+            steps = int(np.ceil((run_t[-1] - run_t[0]) / dt_ms - 1e-9))
+            if steps + 1 < _MIN_RUN:
+                continue
+            grid = run_t[0] + dt_ms * np.arange(steps + 1)
+            flat[start:stop, cols] = _lerp(grid, filtered(_lerp(run_t, block, grid)), run_t)
     return out
 
 
