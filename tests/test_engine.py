@@ -282,9 +282,76 @@ def test_holds(pieces: list[tuple[float, float, float]], expected: list[tuple[fl
         (check,) = h.checks
         assert (check.id, check.scored, check.passed) == ("no_sag", True, passed)
         assert h.start_index <= check.worst_index <= h.end_index  # type: ignore[operator]
-        assert h.score == (100.0 if passed else 0.0)
+        # Form (all or nothing with one check) times the share of the prescribed 10 s held.
+        full = 100.0 if passed else 0.0
+        assert h.score == (
+            full if h.held_s >= 10.0 else pytest.approx(min(full * h.held_s / 10.0, 99.0), abs=0.05)
+        )
+        assert h.stopped_short is (h.held_s < 10.0)
     assert summary.done == len(expected)
+    assert summary.holds_short == sum(1 for h in holds if h.held_s < 10.0)
     assert summary.prescribed == 2  # prescription.reps: holds per set
     assert summary.failures == ({"no_sag": 1} if any(not p for *_x, p in expected) else {})
     if not expected:
         assert summary.mean_score is None
+
+
+# ---------------------------------------------------------------------------------------------
+# counting as a patient expects
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_rep_cut_off_by_the_end_is_reported_not_finished(bridge: ExerciseSpec) -> None:
+    rows = rep_rows([175, 175])
+    rows += rep_rows([175])[30:85]  # a third rep: up (30 frames) and 25 frames at the top, then the end
+    tracker = SetTracker(bridge, None)
+    feed(tracker, rows)
+    reps, _holds, summary = tracker.finish()
+    assert [(r.number, r.outcome) for r in reps] == [(1, "complete"), (2, "complete"), (0, "not_finished")]
+    cut = reps[-1]
+    assert cut.end_index == len(rows) - 1 and cut.end_ms == round((len(rows) - 1) * 1000 / FPS)
+    lying = [k for k, row in enumerate(rows) if row["hip_extension"] <= bridge.rep.rest]  # type: ignore[union-attr]
+    assert cut.start_index == lying[-1]  # the last frame lying down before it
+    assert cut.duration_s == pytest.approx((cut.end_ms - cut.start_ms) / 1000)
+    assert (cut.checks, cut.score) == ((), None)
+    assert (summary.done, summary.attempts_not_counted, summary.not_finished) == (2, 1, 1)
+
+
+def test_a_set_that_ends_at_rest_has_nothing_unfinished(bridge: ExerciseSpec) -> None:
+    tracker = SetTracker(bridge, None)
+    feed(tracker, rep_rows([175, 175]))
+    reps, _holds, summary = tracker.finish()
+    assert [r.outcome for r in reps] == ["complete", "complete"] and summary.not_finished == 0
+
+
+def test_too_fast_attempts_carry_their_real_duration(bridge: ExerciseSpec) -> None:
+    rest = [{"hip_extension": 135.0, "pelvic_drop": 0.0}] * 30
+    bounce = [{"hip_extension": float(a), "pelvic_drop": 0.0} for a in (150, 165, 175, 165, 150)]
+    tracker = SetTracker(bridge, None)
+    feed(tracker, rest + bounce + rest + rep_rows([175])[30:])
+    reps, _holds, summary = tracker.finish()
+    assert [r.outcome for r in reps] == ["too_fast", "complete"]
+    # From the last frame at rest to the first back at rest: 6 frame intervals at 30 fps.
+    assert reps[0].duration_s == pytest.approx(6 / FPS, abs=1e-3)
+    assert reps[1].duration_s == pytest.approx((reps[1].end_ms - reps[1].start_ms) / 1000)
+    assert summary.attempts_not_counted == 1
+
+
+@pytest.mark.parametrize(
+    ("held_s", "score"),
+    [
+        (10.0, 100.0),  # the prescribed 10 s: full marks
+        (12.0, 100.0),  # longer earns nothing extra
+        (5.0, 50.0),  # half the time with perfect form: half the score
+        (9.9, 99.0),  # a whisker short still never reads 100 (99 cap: reports round to whole points)
+    ],
+)
+def test_a_hold_short_of_the_prescription_never_scores_full_marks(held_s: float, score: float) -> None:
+    tracker = SetTracker(plank(), None)
+    feed(tracker, hold_rows([(120.0, 0.0, 1.0), (175.0, 0.0, held_s), (120.0, 0.0, 2.0)]))
+    _reps, (hold,), summary = tracker.finish()
+    assert all(c.passed for c in hold.checks)  # the form was perfect throughout
+    assert hold.score == pytest.approx(score, abs=0.5)
+    assert hold.stopped_short is (score < 100.0)
+    assert summary.mean_score == hold.score
+    assert summary.holds_short == (1 if score < 100.0 else 0)

@@ -50,6 +50,20 @@ def window_indices(window: RepWindow, when: When) -> tuple[int, int]:
     return (a, b) if b > a else (window.start, window.end + 1)
 
 
+def _time_weighted_mean(
+    vals: npt.NDArray[np.float64], frames: npt.NDArray[np.intp], t_ms: npt.NDArray[np.int64]
+) -> float:
+    """Mean of ``vals`` (at ``frames``) with each frame weighted by the time it stands for, half the
+    interval to each neighbour: at a variable frame rate a dense stretch must not outvote a sparse
+    one (a phone's 60 frames/s burst at the top of a bridge would set its mean alone). At a steady
+    rate this is the plain mean."""
+    t = np.asarray(t_ms, dtype=np.float64)
+    last = t.shape[0] - 1
+    w = (t[np.minimum(frames + 1, last)] - t[np.maximum(frames - 1, 0)]) / 2.0
+    total = float(w.sum())
+    return float(np.dot(vals, w) / total) if total > 0 else float(np.mean(vals))
+
+
 def measure(
     check: CheckSpec, values: Series, a: int, b: int, peak: int, t_ms: npt.NDArray[np.int64]
 ) -> Measurement:
@@ -80,7 +94,7 @@ def measure(
     if check.reduce == "range":
         lo, hi = int(np.argmin(vals)), int(np.argmax(vals))
         return Measurement(float(vals[hi] - vals[lo]), a + int(idx[hi]))
-    mean = float(np.mean(vals))
+    mean = _time_weighted_mean(vals, a + idx, t_ms)
     lo, hi = a + int(idx[int(np.argmin(vals))]), a + int(idx[int(np.argmax(vals))])
     return Measurement(mean, hi, extremes=(lo, hi))
 
@@ -176,3 +190,22 @@ def score(spec: ExerciseSpec, results: Sequence[CheckResult]) -> float | None:
         total += w
         passed += w if r.passed else 0.0
     return round(100.0 * passed / total, 1) if total > 0 else None
+
+
+SHORT_HOLD_MAX_SCORE = 99.0
+"""The most a hold that stopped short can score: reports round to whole points (99.7 reads 100)."""
+
+
+def hold_score(form: float | None, held_s: float, target_s: float) -> float | None:
+    """A hold's 0-100 score: the form score scaled by the share of the prescribed time held.
+
+    Holding 10 s of a prescribed 20 s with perfect form scores 50: the hold did half its work, and
+    form alone would call it perfect. A hold that stopped short (``held_s < target_s``) is capped
+    below 100 however little it missed by, so a summary never reads full marks for it; holding
+    longer than prescribed earns nothing extra. None when no check could be scored.
+    """
+    if form is None:
+        return None
+    if target_s <= 0 or held_s >= target_s:
+        return form
+    return round(min(form * held_s / target_s, SHORT_HOLD_MAX_SCORE), 1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from siform.checks import Measurement, judge, measure, score, set_baselines, window_indices
+from siform.checks import Measurement, hold_score, judge, measure, score, set_baselines, window_indices
 from siform.results import CheckResult, Hold, Rep, SetSummary
 from siform.segment.holds import HoldTimer, HoldWindow
 from siform.segment.reps import RepCounter, RepWindow
@@ -187,15 +187,21 @@ class SetTracker:
     def _make_hold(self, k: int, baselines: Mapping[str, float]) -> Hold:
         w = self._windows[k]
         assert isinstance(w, HoldWindow) and self.spec.prescription.hold_s is not None
-        checks, sc = self._judge(k, baselines)
+        checks, form = self._judge(k, baselines)
         number = self._completed().index(k) + 1
+        target_s = self.spec.prescription.hold_s
         return Hold(
-            number, self.side, w.start_ms, w.end_ms, w.held_s, self.spec.prescription.hold_s, w.breaks,
-            w.start, w.end, checks, sc,
+            number, self.side, w.start_ms, w.end_ms, w.held_s, target_s, w.breaks,
+            w.start, w.end, checks, hold_score(form, w.held_s, target_s),
         )  # fmt: skip
 
     def finish(self) -> tuple[list[Rep], list[Hold], SetSummary]:
-        """Close an open hold, compute the set's baselines and judge every rep against them."""
+        """Close an open hold, report an attempt cut off by the end of the recording (``not_finished``),
+        compute the set's baselines and judge every rep against them."""
+        if self._counter is not None:
+            open_rep = self._counter.finish()
+            if open_rep is not None:
+                self._rep_ended(open_rep)
         if self._timer is not None:
             last = self._timer.finish()
             if last is not None:
@@ -229,6 +235,8 @@ class SetTracker:
             mean_score=round(float(np.mean(scores)), 1) if scores else None,
             failures=failures,
             most_frequent_fault=cue,
+            not_finished=sum(1 for r in reps if r.outcome == "not_finished"),
+            holds_short=sum(1 for h in holds if h.stopped_short),
         )
 
 

@@ -48,6 +48,8 @@ class Rep:
     """1-based among counted reps of this side; 0 for attempts that were not counted."""
     side: str | None
     outcome: str
+    """``complete`` (counted), or why not: ``partial``, ``voided``, ``too_fast``, ``too_slow``, or
+    ``not_finished`` (the recording ended part way through; ``end_ms`` is its last frame)."""
     start_ms: int
     end_ms: int
     peak_ms: int
@@ -60,6 +62,12 @@ class Rep:
     top_end_index: int | None
     checks: tuple[CheckResult, ...]
     score: float | None
+    duration_s: float = field(init=False)
+    """``end_ms - start_ms`` in seconds: the time the rep counter held against the spec's
+    ``min_rep_s`` and ``max_rep_s``, stored so every reader shows a "too fast" attempt's real time."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "duration_s", round((self.end_ms - self.start_ms) / 1000.0, 3))
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
@@ -79,6 +87,8 @@ class Hold:
     end_index: int
     checks: tuple[CheckResult, ...]
     score: float | None
+    """0-100: the form score (share of checks passed) times the share of the prescribed time held,
+    so a hold that stopped short never reads as full marks (see :func:`siform.checks.hold_score`)."""
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
@@ -102,6 +112,10 @@ class SetSummary:
     """Check id -> number of reps (holds) that failed it."""
     most_frequent_fault: str | None
     """The cue of the most often failed check, in plain words."""
+    not_finished: int = 0
+    """Attempts still under way when the recording ended (among ``attempts_not_counted``)."""
+    holds_short: int = 0
+    """Holds (among ``done``) that ended before the prescribed time (:attr:`Hold.stopped_short`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,3 +274,59 @@ def test_reset_forgets_a_rep_in_progress() -> None:
     assert counter.phase is Phase.TOP
     counter.reset()
     assert counter.phase is Phase.REST
+
+
+def run_to_end(values: np.ndarray, spec: RepSpec) -> tuple[list[RepWindow], RepWindow | None]:
+    """Every attempt that ended, and what :meth:`RepCounter.finish` reports when the recording stops."""
+    counter = RepCounter(spec)
+    out = []
+    for i, v in enumerate(values.tolist()):
+        w = counter.update(i, round(i * 1000 / FPS), v)
+        if w is not None:
+            out.append(w)
+    return out, counter.finish()
+
+
+@pytest.mark.parametrize(
+    ("values", "top_reached"),
+    [
+        pytest.param(series(REST, ramp(LOW, 175, 1)), True, id="cut_at_top"),
+        pytest.param(
+            series(REST, ramp(LOW, 175, 1), hold(175, 0.5), ramp(175, 150, 0.5)), True, id="cut_lowering"
+        ),
+        pytest.param(series(REST, ramp(LOW, 155, 0.8)), False, id="cut_rising_past_partial"),
+    ],
+)
+def test_an_attempt_cut_off_by_the_end_is_not_finished(values: np.ndarray, top_reached: bool) -> None:
+    full = series(REST, rep(), values)
+    ended, last = run_to_end(full, RepSpec(**BRIDGE))
+    assert outcomes(ended) == ["complete"]
+    assert last is not None and last.outcome == "not_finished"
+    # From the last frame at rest before it to the last frame of the recording.
+    assert (last.start, last.end) == (int(np.flatnonzero(full <= BRIDGE["rest"])[-1]), len(full) - 1)
+    assert last.end_ms == round(last.end * 1000 / FPS)
+    assert last.duration_s == pytest.approx((last.end - last.start) / FPS, abs=1e-3)
+    assert (last.top_start is not None) is top_reached
+    assert last.peak_value == pytest.approx(values.max())
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(series(REST, rep(), REST), id="ended_at_rest"),
+        pytest.param(series(REST, ramp(LOW, 148, 0.5)), id="twitch_below_partial"),
+        pytest.param(series(REST, ramp(LOW, 175, 1), hold(NAN, 1)), id="already_voided"),
+        pytest.param(series(), id="empty"),
+    ],
+)
+def test_nothing_open_at_the_end_reports_nothing(values: np.ndarray) -> None:
+    _ended, last = run_to_end(values, RepSpec(**BRIDGE))
+    assert last is None
+
+
+def test_finish_twice_reports_once() -> None:
+    counter = RepCounter(RepSpec(**BRIDGE))
+    for i, v in enumerate(series(REST, ramp(LOW, 175, 1)).tolist()):
+        counter.update(i, round(i * 1000 / FPS), v)
+    assert counter.finish() is not None
+    assert counter.finish() is None

@@ -19,7 +19,36 @@ NOT_COUNTED = {
     "too_fast": "This one was quicker than the shortest rep we count. Move slowly and with control.",
     "too_slow": "This one took longer than the longest rep we count (perhaps a pause part way).",
     "voided": "The camera lost sight of you during this one, so it could not be judged.",
+    "not_finished": "The recording ended before you finished this one, so it was not counted.",
 }
+
+
+def not_counted_reason(outcome: str, duration_s: Any, counting: Mapping[str, Any] | None = None) -> str:
+    """Why an attempt was not counted, with its real duration against the limit it missed when
+    that was time (``counting`` is session.json's ``counting`` block, with ``min_rep_s``/``max_rep_s``)."""
+    limits = counting or {}
+    if outcome == "too_fast" and finite(duration_s) and finite(limits.get("min_rep_s")):
+        return (
+            f"This one took {_seconds(duration_s, math.floor)}; we count reps that take at least "
+            f"{_seconds(limits['min_rep_s'])}. Move slowly and with control."
+        )
+    if outcome == "too_slow" and finite(duration_s) and finite(limits.get("max_rep_s")):
+        return (
+            f"This one took {_seconds(duration_s, math.ceil)}; we count reps of up to "
+            f"{_seconds(limits['max_rep_s'])} (perhaps a pause part way)."
+        )
+    if outcome == "not_finished" and finite(duration_s):
+        return (
+            f"The recording ended {fmt_value(duration_s, 's')} into this one, before you finished it, "
+            "so it was not counted."
+        )
+    return NOT_COUNTED.get(outcome, f"Not counted ({plain(outcome)}).")
+
+
+def _seconds(v: float, rounding: Any = round) -> str:
+    """Seconds to the hundredth, rounded towards the side of the limit it missed: 0.996 s against a
+    1 s minimum reads "0.99 s", never "1.00 s" beside a "1.00 s" limit."""
+    return f"{rounding(round(v * 100, 6)) / 100:.2f} s"  # round first: 0.29 * 100 is 28.999...
 
 
 def finite(v: Any) -> bool:

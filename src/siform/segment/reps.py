@@ -11,6 +11,10 @@ For ``direction = "up"`` (``down`` is the mirror image)::
 
 A missing value (NaN: the person left the frame for longer than the gap bridging allows) voids
 the rep in progress instead of guessing, and counting resumes once the signal is back at rest.
+
+When the recording (or the live stream) ends part way through an attempt, :meth:`RepCounter.finish`
+reports it as ``not_finished`` with its start and the time it had run, rather than dropping it: a
+patient who sees four reps counted after doing five needs to be told the fifth was cut off.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Literal
 
 from siform.specs.model import RepSpec
 
-Outcome = Literal["complete", "partial", "voided", "too_fast", "too_slow"]
+Outcome = Literal["complete", "partial", "voided", "too_fast", "too_slow", "not_finished"]
 
 
 class Phase(Enum):
@@ -38,6 +42,7 @@ class RepWindow:
     """Frame indices of one attempt; ``top_start``/``top_end`` are None if the top was not reached.
 
     ``outcome`` is ``complete`` for a counted rep; everything else is reported but not counted.
+    For ``not_finished`` (the recording ended part way) ``end`` is the last frame seen.
     """
 
     outcome: Outcome
@@ -56,7 +61,8 @@ class RepWindow:
 
 
 class RepCounter:
-    """``update(i, t_ms, value)`` per frame; returns a :class:`RepWindow` when an attempt ends."""
+    """``update(i, t_ms, value)`` per frame; returns a :class:`RepWindow` when an attempt ends.
+    ``finish()`` at the end of the recording reports an attempt still under way."""
 
     def __init__(self, spec: RepSpec) -> None:
         self.spec = spec
@@ -76,6 +82,7 @@ class RepCounter:
         self._last_rest = (0, 0)  # last frame seen at rest: where the next attempt starts
         self._top_entered_ms = 0
         self._top_ms = 0.0
+        self._last_seen = (0, 0)  # last frame fed: where an attempt cut off by the end stops
 
     def _window(self, outcome: Outcome, end: int, end_ms: int) -> RepWindow:
         return RepWindow(
@@ -83,7 +90,24 @@ class RepCounter:
             self._sign * self._peak_value, self._top_start, self._top_end,
         )  # fmt: skip
 
+    def finish(self) -> RepWindow | None:
+        """End of the recording: an attempt under way is reported as ``not_finished``, from its
+        start to the last frame seen, if it got as far as an attempt that came back would be
+        reported (the top, or ``partial``); a twitch just out of the rest band is not an attempt."""
+        if self.phase not in (Phase.ASCENT, Phase.TOP, Phase.DESCENT):
+            return None
+        reached = self.phase is not Phase.ASCENT or (
+            self._partial is not None and self._peak_value >= self._partial
+        )
+        end, end_ms = self._last_seen
+        if self.phase is Phase.TOP:  # the top still open at the end: it closes with the recording
+            self._top_end = end
+        window = self._window("not_finished", end, end_ms) if reached else None
+        self.phase = Phase.REST
+        return window
+
     def update(self, i: int, t_ms: int, value: float) -> RepWindow | None:
+        self._last_seen = (i, t_ms)
         if math.isnan(value):
             if self.phase in (Phase.ASCENT, Phase.TOP, Phase.DESCENT):
                 window = self._window("voided", i, t_ms)
