@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from siform.results import CheckResult
 from siform.segment.reps import RepWindow
+from siform.signals.filters import frame_timing
 from siform.specs.model import CheckSpec, ExerciseSpec, When
 
 Series = npt.NDArray[np.float64]
@@ -56,7 +57,10 @@ def _time_weighted_mean(
     """Mean of ``vals`` (at ``frames``) with each frame weighted by the time it stands for, half the
     interval to each neighbour: at a variable frame rate a dense stretch must not outvote a sparse
     one (a phone's 60 frames/s burst at the top of a bridge would set its mean alone). At a steady
-    rate this is the plain mean."""
+    rate it is the plain mean: whole-millisecond timestamps (33, 34, 33 ms at 30 frames/s) are
+    rounding, not timing, and must not weigh."""
+    if frame_timing(t_ms).regular:
+        return float(np.mean(vals))
     t = np.asarray(t_ms, dtype=np.float64)
     last = t.shape[0] - 1
     w = (t[np.minimum(frames + 1, last)] - t[np.maximum(frames - 1, 0)]) / 2.0
