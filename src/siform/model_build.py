@@ -32,7 +32,8 @@ from siform.errors import ModelError
 SOURCE_WHEEL = "mediapipe==0.10.21"
 WHEEL_GLOB = "mediapipe-0.10.21-*.whl"
 # Naming one platform lets any host fetch the one file whose sha256 the manifest pins. A wheel for
-# another platform is accepted too when its two model files match their own pins (wheel_members).
+# another platform is accepted too when its two model files match their own pins (wheel_members);
+# they do in the macOS universal2 and win_amd64 wheels of 0.10.21 (checked 2026-12-03).
 SOURCE_PLATFORM = ("manylinux_2_28_x86_64", "3.11")
 
 TFLITE_ALIGNMENT = 16  # TFLite's schema declares buffer data force_align: 16
@@ -221,8 +222,8 @@ def download_source_wheel(dest_dir: Path, wheel_sha256: str | None = None) -> Pa
 def wheel_members(wheel: Path, expected_member_sha256: dict[str, str]) -> dict[str, bytes]:
     """Read the two pose models out of ``wheel``, refusing any whose sha256 is not the pinned one.
 
-    The two files are checked rather than the wheel itself: they are the same in every platform's
-    wheel, so a wheel fetched on any machine can be used, and they are all the build reads.
+    The two files are checked rather than the wheel itself: they are all the build reads, and they
+    are the same in the Linux, macOS and Windows wheels, so a wheel fetched on any of these will do.
     """
     try:
         with zipfile.ZipFile(wheel) as zf:
