@@ -28,9 +28,11 @@ per-user cache directory (an installed siform must not write into site-packages)
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -177,7 +179,7 @@ def download_verified(
         raise ModelError("no sha256 is pinned for it, and siform does not keep unverified downloads")
     sizes = [int(e["bytes"]) for e in expected if isinstance(e.get("bytes"), int)]
     limit = max(sizes) if len(sizes) == len(expected) else 1 << 30
-    tmp = dest.with_name(dest.name + ".part")
+    tmp = _part_file(dest)
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:  # noqa: S310 (http(s) URL)
@@ -202,10 +204,20 @@ def download_verified(
         tmp.unlink(missing_ok=True)
 
 
+def _part_file(dest: Path) -> Path:
+    """A fresh ``<name>.<random>.part`` beside ``dest``: two processes never write the same file."""
+    fd, name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    return Path(name)
+
+
 def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = dest.with_name(dest.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+    tmp = _part_file(dest)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _wheel_candidates(path: Path) -> list[Path]:
@@ -280,12 +292,26 @@ def ensure_model(
     path = directory / bundle_filename(variant)
     tried: list[str] = []
 
-    if path.is_file():
-        digest = verify_bundle(path, variant, manifest)
-        if digest:
-            return ModelReport(path, variant, "present", digest)
-        found = sha256_of(path)
-        moved = reject_bundle(path)
+    try:
+        found = sha256_of(path) if path.is_file() else None
+    except FileNotFoundError:  # another siform process moved it aside a moment ago
+        found = None
+    except OSError as exc:
+        raise ModelError(f"Cannot read {path} ({exc}).", "Delete that file or set SIFORM_MODEL_DIR.") from exc
+    if found is not None and found in pinned_hashes(variant, manifest):
+        return ModelReport(path, variant, "present", found)
+    if found is None:
+        tried.append(f"no {path.name} in {directory}")
+    else:
+        try:
+            moved = reject_bundle(path)
+        except FileNotFoundError:  # moved aside by another siform process
+            moved = path.with_name(path.name + REJECTED_SUFFIX)
+        except OSError as exc:
+            raise ModelError(
+                f"{path} is not a pinned model and cannot be moved aside ({exc}).",
+                "Delete that file or set SIFORM_MODEL_DIR to a folder you can write to.",
+            ) from exc
         note = (
             f"{path.name} in {directory} is not a pinned model (sha256 {found[:12]}... is not in the "
             f"manifest), so it was not used and was moved aside to {moved.name}"
@@ -293,8 +319,6 @@ def ensure_model(
         log.info("%s", note)
         step(note)
         tried.append(note)
-    else:
-        tried.append(f"no {path.name} in {directory}")
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -313,7 +337,7 @@ def ensure_model(
         step(f"downloading {path.name} from MediaPipe's model storage")
         try:
             digest = download_verified(url_template.format(variant=variant), path, expected, progress)
-        except (urllib.error.URLError, OSError, ModelError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ModelError) as exc:
             tried.append(f"download from MediaPipe's model storage failed ({getattr(exc, 'reason', exc)})")
         else:
             return ModelReport(path, variant, "downloaded", digest, tried)
@@ -366,7 +390,10 @@ def _build_full(
     if digest not in pinned_hashes("full", manifest):
         tried.append(f"the built bundle's sha256 {digest[:12]}... is not pinned in the manifest")
         return None
-    _write_atomic(path, data)
+    try:
+        _write_atomic(path, data)
+    except OSError as exc:
+        raise ModelError(f"Cannot write {path} ({exc}).", "Free some space or set SIFORM_MODEL_DIR.") from exc
     tried.append(f"built from {source}")
     return ModelReport(path, "full", "built", digest, tried)
 
