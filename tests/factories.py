@@ -113,15 +113,19 @@ def bridge_side_view(
     noise_px: float = 0.0,
     seed: int = 0,
     dropout: Callable[[int], bool] | None = None,
+    rep_s: float = 3.0,
+    top_s: float = 0.6,
 ) -> tuple[PoseTrack, Truth]:
     """A glute bridge seen from the person's left side (camera raised unless ``raised`` is False).
+
+    Each rep takes ``rep_s`` from leaving the floor to lying back down, ``top_s`` of it at the top.
 
     The pelvic drop fault lowers the left hip by ``drop_ratio`` thigh lengths at the top of
     ``drop_rep``; ``shallow_rep`` lifts under half way (the hip angle tops out near 162 degrees);
     ``partial_rep`` lifts less than a third (near 157: an attempt, not a rep).
     """
     rng = np.random.default_rng(seed)
-    progress, spans, rep_id = rep_profile(reps)
+    progress, spans, rep_id = rep_profile(reps, rep_s=rep_s, top_s=top_s)
     thigh, torso, shin = 110.0, 170.0, 100.0
     # A raised camera sees the far side higher in the image (0.38 torso lengths on our renders).
     far_offset = -0.38 * torso if raised else -0.05 * torso

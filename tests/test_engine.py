@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from siform.engine import HoldEvent, RepEvent, SetTracker
-from siform.specs.load import parse_spec
+from siform.pipeline import analyze_track
+from siform.specs.load import find_spec, parse_spec
 from siform.specs.model import ExerciseSpec
+
+from factories import bridge_side_view
 
 FPS = 30.0
 NAN = float("nan")
@@ -355,3 +358,25 @@ def test_a_hold_short_of_the_prescription_never_scores_full_marks(held_s: float,
     assert hold.stopped_short is (score < 100.0)
     assert summary.mean_score == hold.score
     assert summary.holds_short == (1 if score < 100.0 else 0)
+
+
+@pytest.mark.parametrize(
+    ("rep_s", "top_s", "outcome"),
+    [
+        (3.0, 0.6, "complete"),  # an unhurried bridge
+        # Brisk but controlled: 0.5 s up, 0.2 s at the top, 0.5 s down. Its time out of the rest
+        # band reads 0.97 s, where real bridges read 0.96 s and the old 1.0 s floor dropped them.
+        (1.2, 0.2, "complete"),
+        (0.8, 0.0, "complete"),  # quick, still up and down under control (0.63 s out of rest)
+        (0.6, 0.0, "too_fast"),  # thrown up and dropped: a bounce (0.50 s out of rest)
+        (0.5, 0.0, "too_fast"),
+    ],
+)
+def test_the_shipped_bridge_counts_brisk_reps_and_rejects_bounces(
+    rep_s: float, top_s: float, outcome: str
+) -> None:
+    track, truth = bridge_side_view(reps=5, drop_rep=None, rep_s=rep_s, top_s=top_s)
+    reps = analyze_track(track, find_spec("glute_bridge"), None).reps
+    assert [r.outcome for r in reps] == [outcome] * len(truth.rep_frames)
+    for r in reps:
+        assert r.duration_s < rep_s  # timed out of the rest band only: part of the movement
