@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,30 @@ def test_default_lanes_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert default_lanes() == 2
     monkeypatch.delenv("SIFORM_POSE_LANES")
     assert default_lanes() in (1, 2)
+
+
+class _CtrlC:
+    """An ``on_frame`` callback that raises KeyboardInterrupt once ``at`` frames are done, in the
+    main thread, where Python raises a real Ctrl-C."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.raised = 0
+
+    def __call__(self, done: int, _total: int | None) -> None:
+        if done >= self.at:
+            self.raised += 1
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("lanes", "share"), [(2, 0.25), (1, 0.75)])
+def test_ctrl_c_stops_both_lanes_and_closes_them(model_path: Path, lanes: int, share: float) -> None:
+    """Ctrl-C in either half: the review stops at once (on one core the second half runs in the
+    main thread: the interrupt must not be taken for a failed second lane, after which the first
+    read on alone), and no lane thread is left running with its landmarker when the exception
+    leaves (a MediaPipe graph alive at interpreter exit aborts the process with SIGABRT)."""
+    interrupt = _CtrlC(int(410 * share))
+    with pytest.raises(KeyboardInterrupt):
+        estimate_track(BRIDGE, model_path, on_frame=interrupt, lanes=lanes)
+    assert interrupt.raised == 1
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("siform-lane")]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,9 @@ import numpy as np
 import pytest
 
 from siform import review
+from siform.errors import InputError, OutputError
 from siform.pose import PoseTrack
-from siform.review import ENDS_EARLY, review_video
+from siform.review import ENDS_EARLY, check_out_dir, review_video
 from siform.session import validate_session
 from siform.sources import VideoFileSource
 from siform.specs.load import find_spec
@@ -212,3 +215,110 @@ def test_no_reps_of_a_matching_view_is_a_problem(tmp_path: Path, model_path: Pat
     assert output.problems == [
         "No glute bridge reps were found in synthetic.mp4. Is 'glute_bridge' the exercise in this video?"
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs: all or none, never mixed with an earlier run's, and nothing left by an interruption
+# ---------------------------------------------------------------------------------------------
+
+
+def folder_state(folder: Path) -> dict[str, bytes | None]:
+    """Every file's bytes and every sub-folder (None) below ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_a_run_replaces_every_output_of_the_run_before(tmp_path: Path, model_path: Path) -> None:
+    """A --no-video report after a run with video, or a ball-squat report after a bridge run, leaves
+    no annotated.mp4 of the earlier run beside it; a file of the user's own is never touched."""
+    track, _truth = bridge_side_view(reps=2, drop_rep=None)
+    video = blank_video(tmp_path / "synthetic.mp4", len(track), (track.width, track.height))
+    with VideoFileSource(video) as source:
+        pass
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("the therapist's own notes\n", encoding="utf-8")
+
+    def run(exercise: str, with_video: bool) -> review.ReviewOutput:
+        output = review_video(video, find_spec(exercise), out, model_path, video=with_video,
+                              estimated=(track, source))  # fmt: skip
+        assert output.out_dir == out
+        assert all(path.parent == out and path.is_file() for path in output.files.values())
+        return output
+
+    first = run("glute_bridge", True)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*review.OUTPUT_NAMES, "notes.txt"])
+    assert first.files["video"] == out / "annotated.mp4"
+    run("glute_bridge", False)
+    assert not (out / "annotated.mp4").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [n for n in review.OUTPUT_NAMES if n != "annotated.mp4"] + ["notes.txt"]
+    )
+    run("glute_bridge", True)
+    squat = run("ball_squat", True)  # seen from the side: no view, so no video is made
+    assert "video" not in squat.files and not (out / "annotated.mp4").exists()
+    assert json.loads((out / "session.json").read_text(encoding="utf-8"))["exercise"]["id"] == "ball_squat"
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "the therapist's own notes\n"
+
+
+def test_a_failed_review_creates_no_folder(tmp_path: Path, model_path: Path) -> None:
+    video = blank_video(tmp_path / "empty_room.mp4", 45)
+    out = tmp_path / "new" / "deeper"
+    with pytest.raises(InputError, match="Nobody was found"):
+        review_video(video, find_spec("glute_bridge"), out, model_path, video=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_path_that_cannot_hold_the_outputs_is_refused_before_pass_1(tmp_path: Path) -> None:
+    a_file = tmp_path / "results"
+    a_file.write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(OutputError, match=r"results is a file, not a folder"):
+        check_out_dir(a_file)
+    with pytest.raises(OutputError, match=r"cannot be made: .*results is a file"):
+        check_out_dir(a_file / "bridge")
+    (tmp_path / "out" / "report.html").mkdir(parents=True)  # a folder where a file must go
+    with pytest.raises(OutputError, match=r"holds a folder called report\.html"):
+        check_out_dir(tmp_path / "out")
+    check_out_dir(tmp_path / "not" / "yet" / "made")  # made when the review starts
+    assert not (tmp_path / "not").exists()
+
+
+def _default_sigint() -> None:
+    """A shell starts background jobs with SIGINT ignored, and Python keeps it so: a test run from
+    one would never see Ctrl-C reach siform. Restore what a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.slow
+def test_interrupted_review_leaves_the_folder_as_it_was(tmp_path: Path, model_path: Path) -> None:
+    """Ctrl-C or SIGTERM at several moments of a review (model loading, pass 1 on two lanes, the
+    analysis, pass 2): exit 130 or 143 with one line, never MediaPipe's SIGABRT ("terminate called
+    without an active exception", 14 of 32 Ctrl-Cs before the lanes were joined), and the output
+    folder byte for byte as before, with no staging folder left in it."""
+    out = tmp_path / "out"
+    earlier_results(out)
+    (out / "annotated.mp4").write_bytes(b"an earlier video")
+    before = folder_state(out)
+    tries = [(signal.SIGINT, 0.3), (signal.SIGTERM, 1.5), (signal.SIGINT, 4.0), (signal.SIGTERM, 7.0),
+             (signal.SIGINT, 10.0), (signal.SIGTERM, 14.0)]  # fmt: skip
+    for sig, delay_s in tries:
+        cmd = [sys.executable, "-m", "siform", "analyze", BRIDGE, "-e", "glute_bridge", "--out", out]
+        proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=_default_sigint)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(review.STAGING_PREFIX) for p in out.iterdir()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the review never started"
+            time.sleep(0.05)
+        time.sleep(delay_s)  # the review has started: pass 1 (and later stages for longer waits)
+        assert proc.poll() is None, f"the review ended within {delay_s} s: interrupt it earlier"
+        proc.send_signal(sig)
+        _stdout, stderr = proc.communicate(timeout=120)
+        want = 130 if sig == signal.SIGINT else 143
+        assert proc.returncode == want, (sig.name, delay_s, proc.returncode, stderr)
+        assert "terminate called" not in stderr and "Traceback" not in stderr
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert lines == ["siform: interrupted." if want == 130 else "siform: stopped (SIGTERM)."], stderr
+        assert folder_state(out) == before, (sig.name, delay_s)

@@ -7,20 +7,53 @@ traceback (``--debug`` shows it). Patients run this; a stack trace helps nobody 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
 from siform import __version__
-from siform.errors import InputError, SiformError
+from siform.errors import InputError, SiformError, os_reason
 from siform.model_store import ModelReport, Variant
 
 log = logging.getLogger("siform")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, ``kill``, a closing terminal session), raised in the main thread
+    as Ctrl-C is, so one cleanup path runs for both: the pose lanes stop and close their models,
+    a review's half-written outputs are removed and the output folder is left as it was."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+def _os_error_line(exc: OSError) -> str:
+    """A file system error as one sentence naming the path, with what to do about it."""
+    path = f"{exc.filename}: " if exc.filename else ""
+    hint = ""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = " Choose a folder you can write to (--out) or check the file's permissions."
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = " Free some disk space or choose a folder on another disk (--out)."
+    return f"{path}{os_reason(exc)}.{hint}"
+
+
+def _unexpected_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"unexpected error ({detail}). Run again with --debug for details and please report it."
 
 
 def _progress_bar_hook(desc: str) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
@@ -129,15 +162,15 @@ AUTO_EXERCISE = "auto"
 
 
 def _recognise(
-    video: Path, model: Path, on_frame: Callable[[int, int | None], None]
+    video: Path, model: Path, on_frame: Callable[[int, int | None], None], specs_dir: Path | None = None
 ) -> tuple[Any, tuple[Any, Any], dict[str, Any]]:
     """Pass 1 once, then the exercise recognised from its poses (or a SiformError saying why not)."""
     from siform.recognize import recognize, recognized_or_raise
     from siform.review import estimate_track
     from siform.specs.load import load_all
 
+    specs = load_all(specs_dir)  # a broken spec is said before pass 1, not after it
     track, source = estimate_track(video, model, on_frame)
-    specs = load_all()
     found = recognize(track, specs)
     spec = specs[recognized_or_raise(found)]
     print(f"Recognised: {spec.name} ({100 * found.candidates[0][1]:.0f}% sure)")
@@ -148,7 +181,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from siform.history import earlier_sessions
-    from siform.review import review_video
+    from siform.review import check_out_dir, review_video
     from siform.specs.load import find_spec
 
     target = Path(args.video)
@@ -158,12 +191,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             raise InputError(f"{target} holds no videos.", f"Supported: {', '.join(VIDEO_SUFFIXES)}.")
     else:
         videos = [target]
-    spec = None if args.exercise == AUTO_EXERCISE else find_spec(args.exercise)
-    model = Path(args.model) if args.model else _provision(args.variant).path
+    specs = Path(args.specs) if args.specs else None
+    spec = None if args.exercise == AUTO_EXERCISE else find_spec(args.exercise, specs)
     out_root = Path(args.out)
+    out_dirs = {v: out_root / v.stem if len(videos) > 1 or args.out == "out" else out_root for v in videos}
+    for out_dir in dict.fromkeys(out_dirs.values()):
+        check_out_dir(out_dir)  # now, not after pass 1's minutes
+    model = Path(args.model) if args.model else _provision(args.variant).path
     failures = 0
     for video in videos:
-        out_dir = out_root / video.stem if len(videos) > 1 or args.out == "out" else out_root
+        out_dir = out_dirs[video]
         # No bar when stderr is not a terminal: a log or a calling program gets only the error lines.
         bar = tqdm(desc=video.name, unit="frame", file=sys.stderr, leave=False, disable=None)
 
@@ -175,7 +212,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         try:
             video_spec, estimated, recognition = spec, None, None
             if video_spec is None:
-                video_spec, estimated, recognition = _recognise(video, model, on_frame)
+                video_spec, estimated, recognition = _recognise(video, model, on_frame, specs)
             history = earlier_sessions(out_dir.parent, patient=args.patient, exercise=video_spec.id,
                                        exclude=out_dir / "session.json")
             output = review_video(video, video_spec, out_dir, model, side=args.side, history=history,
@@ -259,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", choices=variants, default="full", help="model size (default: full)")
     p.add_argument("--model", help="a .task bundle of your own, used as given (recorded as not pinned)")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
+    p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
     p.add_argument(
         "--patient", type=_patient, metavar="NAME",
         help="patient id or name, stored in session.json; the report's trend compares this session "
@@ -282,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    # Nothing but --debug shows a traceback: a patient gets one line whatever went wrong.
     try:
         return int(args.func(args))
     except SiformError as exc:
@@ -289,9 +330,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"siform: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Terminated:
+        print("siform: stopped (SIGTERM).", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("siform: interrupted.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if args.debug:
+            raise
+        print(f"siform: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"siform: {_unexpected_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

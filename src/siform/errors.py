@@ -7,6 +7,8 @@ codes; everything else raises and lets the caller decide.
 
 from __future__ import annotations
 
+import errno
+
 
 class SiformError(Exception):
     """Base of all expected failures; ``str(err)`` is the full sentence shown to a user."""
@@ -34,3 +36,22 @@ class SpecError(SiformError):
 
 class CameraLostError(SiformError):
     """A live camera stopped delivering frames part way through a session."""
+
+
+class OutputError(SiformError):
+    """The output folder cannot hold the results (a file in the way, no permission, a full disk)."""
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError in a few plain words, without the path (the caller says which path)."""
+    plain = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "not permitted",
+        errno.EROFS: "read-only file system",
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.ENOENT: "no such file or folder",
+        errno.ENOTDIR: "a file is in the way of a folder",
+        errno.EISDIR: "is a folder",
+    }
+    return plain.get(exc.errno or 0, (exc.strerror or type(exc).__name__).lower())

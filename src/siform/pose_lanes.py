@@ -19,6 +19,12 @@ exactly the second reader's. If they are not (a demuxer that seeks to a keyframe
 rate, a damaged file) the second half is dropped and the first estimator simply carries on to the
 end. Files too short to gain anything, and files whose frame count is unknown, are read whole by
 one estimator.
+
+An interrupted review (Ctrl-C, SIGTERM: a KeyboardInterrupt in the main thread) stops the second
+lane at its next frame and waits for it to close its landmarker before the exception goes on. A
+landmarker's C++ threads still running when the interpreter exits end the process with
+"terminate called without an active exception" (SIGABRT): so the second lane is never a daemon
+thread and is always joined.
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ def _second_half(
                     lane.poses.append(pose)
                     if on_pose:
                         on_pose()
-    except BaseException as exc:  # reported to the first lane, which then reads on alone
+    except Exception as exc:  # reported to the first lane, which then reads on alone
+        # (not BaseException: run in the main thread on one core, a Ctrl-C must stop the review)
         lane.error = exc
     finally:
         ready.set()
@@ -116,9 +123,10 @@ def estimate_poses(
     worker: threading.Thread | None = None
     if halves and lanes >= 2:
         worker = threading.Thread(
-            target=_second_half, args=(source.path, model_path, middle, second, ready), daemon=True
+            target=_second_half, args=(source.path, model_path, middle, second, ready), name="siform-lane-2"
         )
         worker.start()
+    thread = worker  # joined whatever happens, also after the seam drops the second half
     poses: list[PoseFrame] = []
     joined = False
 
@@ -151,4 +159,19 @@ def estimate_poses(
             poses.extend(second.poses)
     finally:
         second.stop.set()
+        if thread is not None:
+            join_through_interrupts(thread)  # at most a frame: the lane checks ``stop`` before each
     return poses
+
+
+def join_through_interrupts(thread: threading.Thread) -> None:
+    """Wait for ``thread`` to end even when Ctrl-C is pressed again meanwhile (a second
+    KeyboardInterrupt is raised after the join, not instead of it)."""
+    interrupted: BaseException | None = None
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted

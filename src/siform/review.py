@@ -5,15 +5,25 @@ Two passes over the video: the first estimates poses (the expensive part), then 
 the whole set (a rep's verdict can depend on the reps after it, through the person's own
 baseline), then the second pass paints those verdicts onto the frames. Whatever part of a file is
 usable is analysed; what is not is listed in the session with the reason.
+
+The outputs are written into a hidden folder inside the output folder and moved in only when the
+whole review succeeded, so a folder never mixes two runs (an old ``annotated.mp4`` beside a new
+``--no-video`` report) and a failed or interrupted review (Ctrl-C, SIGTERM) leaves it as it was.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import os
 import queue
+import shutil
+import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +31,7 @@ import cv2
 import numpy as np
 
 from siform.draw.video import FramePainter, write_annotated
-from siform.errors import InputError
+from siform.errors import InputError, OutputError, os_reason
 from siform.export import write_frames_csv, write_trc
 from siform.model_store import sha256_of
 from siform.pipeline import SessionResult, analyze_track
@@ -43,6 +53,13 @@ PREFETCH_FRAMES = 16
 encoder's pipe (about 5% of the review's time on two cores; in pass 1, next to MediaPipe, it gained
 nothing measurable, see benchmarks/analyze_throughput.py)."""
 ENDS_EARLY = "the file ends early (cut off or damaged); the rest could not be read"
+OUTPUT_NAMES = ("session.json", "frames.csv", "landmarks.trc", "annotated.mp4", "report.html")
+"""Every file a review can write. A file of one of these names left by an earlier run that this run
+does not write is removed when the new outputs move in; no other file of the folder is touched.
+(A new output must be added here, or an old copy of it would outlive a run that skips it.)"""
+STAGING_PREFIX = ".siform-incomplete-"
+"""The hidden folder inside the output folder that a review writes into until it is complete."""
+OUT_HINT = "Choose another output folder with --out."
 
 
 @dataclass(slots=True)
@@ -177,6 +194,122 @@ def _thumbnail(image: np.ndarray) -> bytes:
     return jpg.tobytes() if ok else b""
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """Raise :class:`OutputError` when ``out_dir`` cannot hold a review's results.
+
+    Called before pass 1, which takes minutes: an output path that is a file or below one, or a
+    folder siform may not write to, is said at once. Writability is tried, not read from permission
+    bits (root ignores those; a read-only mount or an immutable folder does not): a hidden folder
+    is made and removed where the outputs would go, or where ``out_dir`` would be created.
+    """
+    out_dir = Path(out_dir)
+    nearest = out_dir
+    while not os.path.lexists(nearest) and nearest.parent != nearest:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        where = "is a file" if nearest == out_dir else f"cannot be made: {nearest} is a file"
+        raise OutputError(f"Output folder {out_dir} {where}, not a folder.", OUT_HINT)
+    try:
+        Path(tempfile.mkdtemp(prefix=".siform-check-", dir=nearest)).rmdir()
+    except OSError as exc:
+        reason = f"{os_reason(exc)}: {nearest}"
+        raise OutputError(f"Output folder {out_dir} cannot be written ({reason}).", OUT_HINT) from None
+    for name in OUTPUT_NAMES:
+        if (out_dir / name).is_dir():
+            raise OutputError(f"Output folder {out_dir} holds a folder called {name}.", OUT_HINT)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then act as they would have.
+
+    Moving the finished outputs in, or cleaning up after a failure, takes milliseconds; cut half way
+    it would leave the folder mixed. (Python runs signal handlers in the main thread only, so
+    elsewhere this does nothing.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for signum in caught:
+            signal.raise_signal(signum)
+
+
+def _make_folders(out_dir: Path) -> list[Path]:
+    """Create ``out_dir`` and its missing parents; the ones created, outermost first."""
+    missing: list[Path] = []
+    folder = out_dir
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    created = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours to remove
+        created.append(folder)
+    return created
+
+
+def _move_in(stage: Path, out_dir: Path) -> None:
+    """The staged outputs into ``out_dir`` (same file system: each a rename), then an earlier run's
+    outputs that this run did not write out of it."""
+    written = {item.name for item in stage.iterdir()}
+    for name in sorted(written):
+        (stage / name).replace(out_dir / name)
+    for name in OUTPUT_NAMES:
+        old = out_dir / name
+        if name not in written and (old.is_file() or old.is_symlink()):
+            old.unlink()
+
+
+def _staged(review: Callable[..., ReviewOutput]) -> Callable[..., ReviewOutput]:
+    """Run ``review`` with its ``out_dir`` replaced by a staging folder inside it; move the outputs
+    in only when it returns. On any exception, KeyboardInterrupt included, the staging folder and
+    any folders made for it are removed and ``out_dir`` is left exactly as it was."""
+    parameters = inspect.signature(review)
+
+    @functools.wraps(review)
+    def run(*args: object, **kwargs: object) -> ReviewOutput:
+        bound = parameters.bind(*args, **kwargs)
+        out_dir = Path(bound.arguments["out_dir"])  # type: ignore[arg-type]
+        check_out_dir(out_dir)
+        created: list[Path] = []
+        stage: Path | None = None
+        try:
+            created = _make_folders(out_dir)
+            stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+            bound.arguments["out_dir"] = stage
+            output = review(*bound.args, **bound.kwargs)
+            with _signals_deferred():
+                _move_in(stage, out_dir)
+                shutil.rmtree(stage, ignore_errors=True)
+        except BaseException:
+            with _signals_deferred():
+                if stage is not None:
+                    shutil.rmtree(stage, ignore_errors=True)
+                for folder in reversed(created):
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break  # something else was put there meanwhile: leave it
+            raise
+        output.out_dir = out_dir
+        output.files = {key: out_dir / file.name for key, file in output.files.items()}
+        return output
+
+    return run
+
+
+@_staged
 def review_video(
     path: Path,
     spec: ExerciseSpec,
@@ -192,8 +325,10 @@ def review_video(
 ) -> ReviewOutput:
     """``estimated`` is pass 1's result (:func:`estimate_track`) when the caller already ran it,
     e.g. to recognise the exercise first; ``recognition`` then goes into ``session.json``, as does
-    ``patient`` (whose set it is: the report's trend compares only that person's sessions)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ``patient`` (whose set it is: the report's trend compares only that person's sessions).
+
+    All outputs or none: they appear in ``out_dir`` only when the whole review succeeded, replacing
+    an earlier run's (see :func:`_staged`; ``out_dir`` is the staging folder inside this body)."""
     track, source = estimated or estimate_track(path, model_path, on_frame)
     if not track.found.any():
         raise InputError(
