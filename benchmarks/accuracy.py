@@ -455,6 +455,47 @@ def near_limit(
     )
 
 
+def verdict_mismatches(truth: dict[str, Any], session: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A ``session.json``'s verdicts against the truth's, per truth rep and judged check: the mismatches
+    clear of their limit's tolerance, and those within it (which another machine may turn; the
+    end-to-end tests accept these and fail on the others).
+
+    Each counted rep (or hold) stands for the truth rep it overlaps most; a truth rep no counted one
+    stands for has no failed check, so a fault on it is a mismatch.
+    """
+    reps: dict[int, set[int]] = defaultdict(set)
+    for f in truth["frames"]:
+        if f["rep"] >= 0:
+            reps[f["rep"]].add(f["frame"])
+    items = (
+        session["holds"]
+        if session["exercise"]["kind"] == "hold"
+        else [r for r in session["reps"] if r["number"]]
+    )
+    got: dict[int, dict[str, dict[str, Any]]] = {}
+    for item in items:
+        frames = set(range(item["start_index"], item["end_index"] + 1))
+        k = max(reps, key=lambda r: len(frames & reps[r]))
+        got[k] = {c["id"]: c for c in item["checks"]}
+    wrong: list[str] = []
+    close: list[str] = []
+    for rt in truth["meta"]["rep_truth"]:
+        for cid, tc in rt["checks"].items():
+            c = got.get(rt["rep"], {}).get(cid)
+            fails = c is not None and c["scored"] and c["passed"] is False
+            if fails == tc["fail"]:
+                continue
+            value = c.get("value") if c is not None and c["scored"] else None
+            said = f"rep {rt['rep'] + 1} {cid}: truth {'fails' if tc['fail'] else 'passes'}, siform "
+            said += f"{'fails' if fails else 'passes'} ({'not judged' if value is None else f'{value:.4g}'})"
+            relative = c is not None and c.get("baseline") is not None
+            if c is not None and near_limit(value, c["limit_min"], c["limit_max"], c["unit"], relative):
+                close.append(said)
+            else:
+                wrong.append(said)
+    return wrong, close
+
+
 def _errors(ours: np.ndarray, ref: np.ndarray, percent: bool) -> list[float]:
     ok = np.isfinite(ours) & np.isfinite(ref)
     d = ours[ok] - ref[ok]

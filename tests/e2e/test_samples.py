@@ -8,16 +8,24 @@ the glob. (``benchmarks/accuracy.py`` scores the same clips in figures: precisio
 ``analyze`` runs once per clip and door (CLI, API) per test session; the tests read its outputs.
 Where siform's verdicts disagree with the truth the case is a strict xfail whose reason gives the
 measured discrepancy: it turns into a failure the day the disagreement is fixed.
+
+Verdicts are compared with a tolerance near the limit: a judged value within
+``accuracy.limit_tolerance`` of its limit (1 degree for angles; for ratios a quarter of the limit
+when the check reads a change against the person's own reps, else 0.01) may turn on another
+machine's MediaPipe arithmetic, so either verdict is accepted there. Everywhere else the verdict must
+be the truth's.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import cv2
@@ -30,6 +38,20 @@ from siform.specs.load import find_spec
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
+
+
+def _accuracy() -> ModuleType:
+    """The accuracy benchmark's module: its ``near_limit`` is the one tolerance both use."""
+    path = ROOT / "benchmarks" / "accuracy.py"
+    spec = importlib.util.spec_from_file_location("accuracy", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["accuracy"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+acc = _accuracy()
 
 CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
 DOORS = ("cli", "api")
@@ -191,20 +213,8 @@ def test_counts_the_truth_reps(runs: Runs, clip: Path, door: str) -> None:
 @pytest.mark.parametrize(("clip", "door"), cases("verdicts"))
 def test_failed_checks_are_the_truths(runs: Runs, clip: Path, door: str) -> None:
     run = runs.get(clip, door)
-    truth = truth_reps(run.truth)
-    judged = {c for rt in run.truth["meta"]["rep_truth"] for c in rt["checks"]}
-    expected = {
-        rt["rep"]: sorted(c for c, v in rt["checks"].items() if v["fail"])
-        for rt in run.truth["meta"]["rep_truth"]
-    }
-    failed: dict[int, list[str]] = {k: [] for k in truth}
-    for rep in counted(run.session):
-        frames = set(range(rep["start_index"], rep["end_index"] + 1))
-        k = max(truth, key=lambda r: len(frames & truth[r]))  # the truth rep it overlaps most
-        failed[k] = sorted(
-            c["id"] for c in rep["checks"] if c["scored"] and c["passed"] is False and c["id"] in judged
-        )
-    assert failed == expected, f"failed checks by 0-based truth rep: {failed}; truth {expected}"
+    wrong, close = acc.verdict_mismatches(run.truth, run.session)
+    assert wrong == [], f"verdicts against the truth (near a limit, accepted: {close or 'none'})"
 
 
 @pytest.mark.parametrize(("clip", "door"), cases("files"))
