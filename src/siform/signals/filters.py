@@ -150,8 +150,8 @@ class FrameTiming:
     ``regular``: every frame sits within rounding of a steady clock (container times are whole
     milliseconds, a GIF's whole centiseconds), so the frames themselves are the filter's samples and
     ``rate_hz`` is their true mean rate. Otherwise (variable frame rate: a phone changing its
-    shutter, dropped or repeated frames) the signals are resampled to a uniform grid at the median
-    frame interval, ``rate_hz`` is that grid's rate, and the filtered values are read back at each
+    shutter, dropped or repeated frames) the signals are resampled to a uniform grid at the typical
+    (median) frame interval, ``rate_hz`` is that grid's rate, and the filtered values are read back at each
     frame's own time. Treating irregular frames as steady would stretch and squeeze time, so the
     same cutoff would smooth some stretches far harder than others and shave real peaks.
     """
@@ -181,7 +181,11 @@ def frame_timing(t_ms: npt.ArrayLike) -> FrameTiming:
     steady = t[0] + np.arange(t.shape[0]) * mean_dt
     if float(np.abs(t - steady).max()) <= max(_REGULAR_TOLERANCE_MS, _REGULAR_TOLERANCE * mean_dt):
         return FrameTiming(1000.0 / mean_dt, True)
-    return FrameTiming(1000.0 / median_dt, False)
+    # The typical interval: the mean of those within rounding of the median (33 and 34 ms at 30
+    # frames/s average to the true 33.3; the median alone would say 33 or 34).
+    dt = np.diff(t)
+    typical = np.abs(dt - median_dt) <= max(_REGULAR_TOLERANCE_MS, _REGULAR_TOLERANCE * median_dt)
+    return FrameTiming(1000.0 / float(dt[typical].mean()), False)
 
 
 def review_cutoff(cutoff_hz: float, rate_hz: float) -> tuple[float | None, str | None]:
@@ -189,7 +193,7 @@ def review_cutoff(cutoff_hz: float, rate_hz: float) -> tuple[float | None, str |
     one asked for: ``(cutoff, None)``, ``(lower cutoff, note)`` or ``(None, note)`` for no smoothing.
 
     A Butterworth cutoff must lie below the Nyquist frequency (half the frame rate); close under it
-    the filter barely acts. A cutoff at or above ``SAFE_NYQUIST_FRACTION`` of Nyquist is lowered to
+    the filter barely acts. A cutoff above ``SAFE_NYQUIST_FRACTION`` of Nyquist is lowered to
     that fraction as long as this keeps at least ``MIN_CUTOFF_KEPT`` of the asked cutoff: a spec's
     cutoff sits above the movement's own frequencies with a margin, so a mild clamp only removes
     noise. Lower than that it would smooth away real movement (a peak angle shaved is a false
@@ -199,17 +203,12 @@ def review_cutoff(cutoff_hz: float, rate_hz: float) -> tuple[float | None, str |
     if not (np.isfinite(rate_hz) and rate_hz > 0):
         return cutoff_hz, None  # fewer than two frames: nothing will be filtered anyway
     safe = SAFE_NYQUIST_FRACTION * rate_hz / 2.0
-    if cutoff_hz < safe:
+    if cutoff_hz <= safe * 1.01:  # 1% slack: a rate from whole-ms times reads 29.99 for 30
         return cutoff_hz, None
+    too_few = f"{rate_hz:.3g} frames per second are too few to smooth at the spec's {cutoff_hz:g} Hz"
     if safe >= MIN_CUTOFF_KEPT * cutoff_hz:
-        return safe, (
-            f"the video's {rate_hz:.3g} frames/s is too few to smooth at {cutoff_hz:g} Hz; "
-            f"smoothed at {safe:.2g} Hz instead"
-        )
-    return None, (
-        f"the video's {rate_hz:.3g} frames/s is too few to smooth at {cutoff_hz:g} Hz; "
-        "angles are measured unsmoothed, so expect more frame-to-frame jitter"
-    )
+        return safe, f"{too_few}: smoothed at {safe:.2g} Hz instead"
+    return None, f"{too_few}: measured unsmoothed, so values jitter more from frame to frame"
 
 
 def _lerp(src_t: FloatArray, values: FloatArray, dst_t: FloatArray) -> FloatArray:
