@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from conftest import write_video
+from conftest import ROOT, write_video
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -46,3 +50,114 @@ def test_bad_input_is_one_line_without_traceback(tmp_path: Path) -> None:
         lines = [line for line in out.stderr.splitlines() if line.strip()]
         assert len(lines) == 1, out.stderr
         assert lines[0].startswith("siform: ") and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# no traceback without --debug, ever: one line for every way a run can fail
+# ---------------------------------------------------------------------------------------------
+
+BRIDGE = ROOT / "sample_videos" / "bridge_raised_side.mp4"
+
+
+def only_line(out: subprocess.CompletedProcess[str]) -> str:
+    """The one stderr line of a failed run (exit 1, no traceback)."""
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("siform: ")
+    return lines[0]
+
+
+@pytest.fixture
+def locked_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody may write to, root included: root ignores permission bits, so as root the
+    folder is made immutable (``chattr +i``); otherwise mode 555 does."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "session.json").write_text('{"earlier": true}\n', encoding="utf-8")
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("no way to make a folder read-only for root here (chattr +i)")
+    try:
+        yield folder
+    finally:
+        subprocess.run([chattr, "-i", str(folder)], check=True)
+
+
+def test_out_is_a_file_or_below_one(tmp_path: Path) -> None:
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder\n", encoding="utf-8")
+    line = only_line(run("analyze", str(BRIDGE), "-e", "glute_bridge", "--out", str(a_file)))
+    assert line.startswith(f"siform: Output folder {a_file} is a file, not a folder.")
+    below = a_file / "bridge"
+    line = only_line(run("analyze", str(BRIDGE), "-e", "glute_bridge", "--out", str(below)))
+    assert line.startswith(f"siform: Output folder {below} cannot be made: {a_file} is a file")
+    assert a_file.read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_out_in_a_read_only_folder(locked_folder: Path) -> None:
+    for out in (locked_folder, locked_folder / "new"):
+        line = only_line(run("analyze", str(BRIDGE), "-e", "glute_bridge", "--out", str(out)))
+        assert line.startswith(f"siform: Output folder {out} cannot be written (")
+        assert f": {locked_folder})." in line
+    assert [p.name for p in locked_folder.iterdir()] == ["session.json"]
+
+
+def test_os_error_names_the_path(tmp_path: Path, astronaut_bgr: np.ndarray, locked_folder: Path) -> None:
+    """A file system error no check foresaw (here: writing pose's .npz into a read-only folder)."""
+    video = write_video(tmp_path / "astronaut.mp4", [astronaut_bgr] * 2)
+    target = locked_folder / "lm.npz"
+    line = only_line(run("pose", str(video), "-o", str(target)))
+    assert line.startswith(f"siform: {target}: ")
+    assert line.endswith("Choose a folder you can write to, or check its permissions.")
+
+
+def test_missing_specs_folder(tmp_path: Path) -> None:
+    nowhere = tmp_path / "my_specs"
+    for args in (
+        ("exercises",),
+        ("analyze", str(BRIDGE), "-e", "glute_bridge"),
+        ("analyze", str(BRIDGE), "-e", "auto"),
+    ):
+        line = only_line(run(*args, "--specs", str(nowhere)))
+        assert line.startswith(f"siform: Exercise specs folder {nowhere}: no such folder."), args
+
+
+def test_broken_spec_names_file_and_key(tmp_path: Path) -> None:
+    text = (ROOT / "exercise_specs" / "glute_bridge.toml").read_text(encoding="utf-8")
+    (tmp_path / "glute_bridge.toml").write_text(
+        text.replace("cutoff_hz = ", "cutoff_hz = nan #"), encoding="utf-8"
+    )
+    line = only_line(run("exercises", "--specs", str(tmp_path)))
+    want = "glute_bridge.toml: filter.cutoff_hz: must be a finite number (nan and inf are not allowed)"
+    assert line == f"siform: {want}"
+
+
+BROKEN_COMMAND = """
+import sys
+import siform.cli as cli
+
+def broken(args):  # a bug: what no SiformError foresaw
+    return {}["missing key"]
+
+cli.cmd_exercises = broken
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_unexpected_error_is_one_line_and_debug_shows_the_traceback() -> None:
+    cmd = [sys.executable, "-c", BROKEN_COMMAND]
+    out = subprocess.run([*cmd, "exercises"], capture_output=True, text=True, timeout=120)
+    assert only_line(out) == (
+        "siform: unexpected error (KeyError: 'missing key'). Run again with --debug for details and "
+        "please report it."
+    )
+    out = subprocess.run([*cmd, "--debug", "exercises"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "Traceback" in out.stderr and "KeyError: 'missing key'" in out.stderr

@@ -43,9 +43,9 @@ def _os_error_line(exc: OSError) -> str:
     path = f"{exc.filename}: " if exc.filename else ""
     hint = ""
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = " Choose a folder you can write to (--out) or check the file's permissions."
+        hint = " Choose a folder you can write to, or check its permissions."
     elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = " Free some disk space or choose a folder on another disk (--out)."
+        hint = " Free some disk space or choose a folder on another disk."
     return f"{path}{os_reason(exc)}.{hint}"
 
 
@@ -117,7 +117,8 @@ def cmd_pose(args: argparse.Namespace) -> int:
         estimator = PoseEstimator("video", model_path=model)
         try:
             frames = []
-            bar = tqdm(source, total=source.info.frame_count, desc="pose", unit="frame", file=sys.stderr)
+            bar = tqdm(source, total=source.info.frame_count, desc="pose", unit="frame", file=sys.stderr,
+                       disable=None)  # fmt: skip  (no bar when stderr is not a terminal)
             for pose in estimator.run(bar):
                 frames.append(pose)
             bar.close()
