@@ -72,7 +72,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     track, _ = bridge_side_view(reps=6, shallow_rep=4)
     result = analyze_track(track, spec)
     doc = build_session(
-        result, spec, mode="review", model_path=None,
+        result, spec, mode="review", model_path=None, patient="p1",
         source={"file": "bridge.mp4", "width": 640, "height": 480, "fps": 30.0},
     )  # fmt: skip
     img = np.full((270, 360, 3), 235, np.uint8)
@@ -86,7 +86,9 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     earlier = json.loads(json.dumps(doc))
     earlier["created_utc"] = "2026-01-05T10:00:00+00:00"
     path = tmp_path_factory.mktemp("report") / "report.html"
-    path.write_text(render_report(doc, result.t_ms, result.signals, thumbs, [earlier]), encoding="utf-8")
+    html = render_report(doc, result.t_ms, result.signals, thumbs, [earlier])
+    assert "id='trend'" in html
+    path.write_text(html, encoding="utf-8")
     return path
 
 
@@ -124,3 +126,33 @@ def test_prints_to_pdf(report_file: Path, tmp_path: Path) -> None:
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF")
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2
+
+
+def dumped_body(page: Path, tmp: Path) -> str:
+    """The ``<body>`` start tag of the page's DOM after chromium ran it (scripts, load events)."""
+    profile = tmp / f"profile-{page.stem}"
+    cmd = [
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--virtual-time-budget=2000", "--dump-dom", page.resolve().as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    shutil.rmtree(profile, ignore_errors=True)
+    dom = done.stdout.decode("utf-8", errors="replace")
+    return dom[dom.index("<body") : dom.index(">", dom.index("<body")) + 1]
+
+
+def test_hostile_strings_run_nothing_in_a_browser(tmp_path: Path) -> None:
+    """Every string of the session is a script, an event handler and a broken-out attribute that
+    would mark <body data-pwned>; chromium runs the report and none of them fires. The control page
+    (the same payload pasted raw) proves the payload does fire when it is not escaped."""
+    from hostile import PAYLOAD, hostile_session
+
+    h = hostile_session()
+    report = tmp_path / "hostile.html"
+    report.write_text(render_report(h.doc, h.result.t_ms, h.signals, h.thumbnails, h.history), "utf-8")
+    assert "data-pwned" not in dumped_body(report, tmp_path)
+    control = tmp_path / "control.html"
+    control.write_text(f"<!DOCTYPE html><body><p title='{PAYLOAD}'>x</p>{PAYLOAD}</body>", "utf-8")
+    assert "data-pwned" in dumped_body(control, tmp_path)

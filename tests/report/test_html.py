@@ -210,30 +210,72 @@ def test_bridge_summary_rows_and_fault(bridge: tuple[dict[str, Any], SessionResu
     assert "trend" not in page.ids
 
 
-def test_trend_only_with_history(bridge: tuple[dict[str, Any], SessionResult, Any]) -> None:
-    doc, result, _ = bridge
+def test_trend_compares_one_patient_and_one_exercise(
+    bridge: tuple[dict[str, Any], SessionResult, Any],
+) -> None:
+    doc = {**copy.deepcopy(bridge[0]), "patient": "Anna K"}
+    result = bridge[1]
     earlier = []
     for day, score in (("2026-03-10T09:00:00+00:00", 61.0), ("2026-03-03T09:00:00+00:00", 48.5)):
         h = copy.deepcopy(doc)
         h["created_utc"] = day
+        h["patient"] = " anna  k "  # the same person, typed differently
         h["summary"]["mean_score"] = score
         h["summary"]["failures"] = {"level_pelvis": 4}
         earlier.append(h)
-    other = copy.deepcopy(doc)
-    other["exercise"] = {**other["exercise"], "id": "side_plank", "name": "Side plank"}
+    other_exercise = copy.deepcopy(earlier[0])
+    other_exercise["exercise"] = {**other_exercise["exercise"], "id": "side_plank", "name": "Side plank"}
+    other_person = {**copy.deepcopy(earlier[0]), "patient": "Bert"}
+    no_person = {**copy.deepcopy(earlier[0]), "patient": None}
+    later = {**copy.deepcopy(earlier[0]), "created_utc": "2099-01-01T00:00:00+00:00"}
+    history = [*earlier, other_exercise, other_person, no_person, later]
 
-    html = render_report(doc, result.t_ms, result.signals, {}, [*earlier, other])
+    html = render_report(doc, result.t_ms, result.signals, {}, history)
     page = parse(html)
     assert_offline(html, page)
     assert "trend" in page.ids
     trend = html[html.index("id='trend'") :]
     rows = re.findall(r"<tr class='row[^']*'>(.*?)</tr>", trend)
-    assert len(rows) == 3  # two earlier sessions of this exercise + this one; the side plank is left out
+    assert len(rows) == 3  # two earlier sessions of Anna's bridge + this one; the rest are left out
     assert "2026-03-03" in rows[0] and "2026-03-10" in rows[1] and "this session" in rows[2]
     assert "49 / 100" in rows[0] and "61 / 100" in rows[1]
+    assert "other limits" not in trend
     assert html.count("<svg") == 4
 
-    assert "trend" not in parse(render_report(doc, result.t_ms, result.signals, {}, [other])).ids
+    # Without a patient there is no trend, whatever the history, and the page says how to get one.
+    anonymous = {**doc, "patient": None}
+    page = parse(render_report(anonymous, result.t_ms, result.signals, {}, history))
+    text = " ".join(" ".join(page.text).split())
+    assert "trend" not in page.ids and "no-trend" in page.ids
+    assert "--patient NAME" in text and "glute_bridge" in text
+    # A patient with no earlier sessions: the first one, and how the next ones join it.
+    page = parse(render_report({**doc, "patient": "Carla"}, result.t_ms, result.signals, {}, history))
+    text = " ".join(" ".join(page.text).split())
+    assert "trend" not in page.ids and "first session" in text and "--patient Carla" in text
+
+
+def test_trend_marks_sessions_judged_under_other_limits(
+    bridge: tuple[dict[str, Any], SessionResult, Any],
+) -> None:
+    doc = {**copy.deepcopy(bridge[0]), "patient": "p1"}
+    result = bridge[1]
+    same, tighter = copy.deepcopy(doc), copy.deepcopy(doc)
+    same["created_utc"], tighter["created_utc"] = "2026-02-01T09:00:00+00:00", "2026-02-08T09:00:00+00:00"
+    level = next(c for c in tighter["checks"] if c["id"] == "level_pelvis")
+    level["limit_max"] = 0.015  # the therapist tightened the limit since
+    level["limit_min"] = -0.015
+    html = render_report(doc, result.t_ms, result.signals, {}, [same, tighter])
+    trend = html[html.index("id='trend'") :]
+    rows = re.findall(r"<tr class='row[^']*'>(.*?)</tr>", trend)
+    assert len(rows) == 3
+    assert "other limits" not in rows[0] and "other limits" not in rows[2]
+    assert "judged under other limits" in rows[1]
+    assert f"{level['name']} (then allowed: within ±0.015 of your median)" in rows[1]
+    # A session judged under other baselines (absolute instead of the set's median) is marked too.
+    absolute = copy.deepcopy(same)
+    next(c for c in absolute["checks"] if c["id"] == "level_pelvis")["baseline"] = "absolute"
+    html = render_report(doc, result.t_ms, result.signals, {}, [absolute])
+    assert "judged under other limits" in html[html.index("id='trend'") :]
 
 
 def test_uncounted_attempt_and_unscored_check() -> None:

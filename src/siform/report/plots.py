@@ -1,8 +1,14 @@
 """The report's charts as inline SVG strings: no files, no fonts, no external references.
 
-Each function takes plain arrays and session dicts and returns one ``<svg>`` element ready to paste
-into HTML. Matplotlib draws with its SVG backend; text stays text (``svg.fonttype = none``) so it
-prints sharply and can be searched; ids are prefixed so several charts can share one page.
+Each function takes plain arrays and session dicts and returns one ``<svg>`` element (as
+:class:`markupsafe.Markup`) ready to paste into HTML. Matplotlib draws with its SVG backend; text
+stays text (``svg.fonttype = none``) so it prints sharply and can be searched; ids are prefixed so
+several charts can share one page.
+
+Titles, labels and units come from exercise specs and session files, which anyone can write: they
+are drawn as plain text (``text.parse_math`` off, so a ``$`` is a dollar sign, not TeX that can
+fail to parse), matplotlib escapes text nodes, and the one attribute siform writes itself
+(``aria-label``) is escaped here.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from html import escape
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
+from markupsafe import Markup
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -28,6 +36,7 @@ UNCOUNTED_SHADE = "#bbbbbb"
 _STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "siform",
+    "text.parse_math": False,
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
     "axes.spines.top": False,
@@ -47,7 +56,7 @@ def mmss(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def _svg(fig: Figure, label: str) -> str:
+def _svg(fig: Figure, label: str) -> Markup:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
     text = buf.getvalue()
@@ -57,13 +66,16 @@ def _svg(fig: Figure, label: str) -> str:
     head_end = text.index(">")
     head = text[:head_end]
     head = re.sub(r'\s(xmlns(:\w+)?|width|height|version)="[^"]*"', "", head)
-    text = head + f' role="img" aria-label="{label}" preserveAspectRatio="xMinYMin meet"' + text[head_end:]
+    aria = escape(label, quote=True)
+    text = head + f' role="img" aria-label="{aria}" preserveAspectRatio="xMinYMin meet"' + text[head_end:]
     _counter["n"] += 1
     prefix = f"c{_counter['n']}-"
     for ident in set(re.findall(r'\sid="([^"]+)"', text)):
         text = text.replace(f'id="{ident}"', f'id="{prefix}{ident}"')
         text = re.sub(rf"#{re.escape(ident)}(?=[\")])", f"#{prefix}{ident}", text)
-    return text.strip()
+    # Safe markup: matplotlib escapes every text node and attribute it writes, the ids are its own
+    # (not from data) and the aria-label is escaped above; the report inserts this as it is.
+    return Markup(text.strip())  # noqa: S704
 
 
 def _time_axis(ax: Any) -> None:
@@ -138,7 +150,7 @@ def driver_plot(
     unit: str,
     noun: str,
     thresholds: Sequence[tuple[float, str]] = (),
-) -> str:
+) -> Markup:
     """The signal that drives counting over time, each rep (hold) shaded and numbered.
 
     ``thresholds`` are ``(value, name)`` lines drawn across the plot: a rep's rest and top bands, or
@@ -188,7 +200,7 @@ def check_plot(
     check: dict[str, Any],
     items: Sequence[dict[str, Any]],
     noun: str,
-) -> str:
+) -> Markup:
     """A checked signal over time with its allowed band; reps (holds) that failed it in red.
 
     For a ``set_median`` check the band sits around the person's own median of the set.
@@ -253,7 +265,7 @@ def check_plot(
         return _svg(fig, f"{title} over time")
 
 
-def trend_plot(labels: Sequence[str], scores: Sequence[float | None], current: int) -> str:
+def trend_plot(labels: Sequence[str], scores: Sequence[float | None], current: int) -> Markup:
     """Mean score per session; the current session is the filled red-ringed point."""
     x = np.arange(len(labels))
     y = np.array([math.nan if s is None else s for s in scores], dtype=np.float64)

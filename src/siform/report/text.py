@@ -2,6 +2,9 @@
 
 Every number carries its unit (``179.6°``, ``0.065``, ``2.2 s``); a missing value never shows as
 NaN or None but as "not measured"; limits and reasons are short sentences.
+
+These return plain text, never markup: the report's template escapes everything it is given, so a
+unit or a date read from a file cannot become HTML.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from siform.report.plots import mmss
@@ -69,13 +71,16 @@ def fmt_value(v: Any, unit: str, signed: bool = False) -> str:
         return f"{v:{sign}.3f}"
     if unit == "s":
         return f"{v:{sign}.1f} s"
-    return f"{v:{sign}.3g} {escape(unit)}".strip()
+    return f"{v:{sign}.3g} {unit}".strip()
 
 
 def fmt_score(v: Any) -> str:
+    """A 0-100 score, rounded half up (48.5 reads 49, as people round); only a perfect score reads
+    100 / 100: a rep or hold that lost anything (99.6) reads 99, never full marks."""
     if not finite(v):
         return "not scored"
-    return f"{math.floor(v + 0.5)} / 100"  # half up: 48.5 reads 49, as people round
+    shown = math.floor(v + 0.5)
+    return f"{99 if shown >= 100 > v else shown} / 100"
 
 
 def fmt_limit(c: Mapping[str, Any], baseline: bool) -> str:
@@ -105,8 +110,8 @@ def fmt_date(iso: str | None) -> str:
         return "date unknown"
     try:
         return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return escape(iso)
+    except (TypeError, ValueError):
+        return str(iso)
 
 
 def span_text(start_ms: int, end_ms: int) -> str:
@@ -114,4 +119,4 @@ def span_text(start_ms: int, end_ms: int) -> str:
 
 
 def plain(ident: str | None) -> str:
-    return "not known" if not ident else escape(ident.replace("_", " ").replace("/", ", "))
+    return "not known" if not ident else str(ident).replace("_", " ").replace("/", ", ")
