@@ -40,6 +40,7 @@ from siform.pose_lanes import estimate_poses
 from siform.report import render_report, report_charts
 from siform.session import build_session, validate_session, write_session
 from siform.signals.compute import SignalSet
+from siform.signals.filters import frame_timing
 from siform.sources import Frame, VideoFileSource
 from siform.specs.model import ExerciseSpec
 
@@ -342,7 +343,9 @@ def review_video(
         result, spec, mode="review", model_path=model_path, unusable=unusable, recognition=recognition,
         patient=patient,
         source={"file": path.name, "sha256": sha256_of(path), "width": info.width,
-                "height": info.height, "fps": round(info.fps, 3)},
+                "height": info.height, "fps": round(info.fps, 3),
+                "sample_aspect": round(info.sample_aspect, 4),
+                "variable_frame_rate": len(track) > 1 and not frame_timing(track.t_ms).regular},
     )  # fmt: skip
     validate_session(session)
     files = {
