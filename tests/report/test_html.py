@@ -19,7 +19,7 @@ from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseTrack
 from siform.report import render_report
 from siform.report.plots import allowed_band
-from siform.report.text import fmt_limit, fmt_value
+from siform.report.text import fmt_limit, fmt_score, fmt_value
 from siform.session import build_session, validate_session
 from siform.specs.load import load_spec
 
@@ -398,3 +398,33 @@ def test_a_check_on_the_size_of_a_lean_draws_its_band_both_ways() -> None:
 )
 def test_fmt_value(value: float | None, unit: str, signed: bool, expected: str) -> None:
     assert fmt_value(value, unit, signed) == expected
+
+
+def test_a_hold_that_stopped_short_is_not_well_done() -> None:
+    """Three squeezes with good form, the second let go after 3 s of a prescribed 5 s: the summary
+    says so instead of "No faults ... Well done", and no score reads full marks for it."""
+    plan = fl.HoldPlan(holds_s=(6.5, 3.0, 6.5), wobble=None, long_break=None, fault_hold=None)
+    track, _truth = fl.pillow_squeeze_side_view(plan)
+    doc, result = analyse("pillow_squeeze", track)
+    target = doc["prescription"]["hold_s"]
+    held = [h["held_s"] for h in doc["holds"]]
+    assert len(held) == 3 and held[1] < target <= min(held[0], held[2]), held
+    assert not doc["summary"]["failures"]
+    text = " ".join(" ".join(parse(render_report(doc, result.t_ms, result.signals, {}, [])).text).split())
+    assert "Well done" not in text and "No faults" not in text
+    assert f"1 of 3 holds ended before the prescribed {fmt_value(target, 's')}" in text
+    short_row = text[text.index(f"{fmt_value(held[1], 's')} of") :]
+    assert short_row.index("ended before the prescribed time") < 80
+    assert "100 / 100" not in text.split("Hold by hold")[0]  # the summary's average
+
+    # The same set with every hold long enough is well done.
+    plan = fl.HoldPlan(holds_s=(6.5, 6.5, 6.5), wobble=None, long_break=None, fault_hold=None)
+    doc, result = analyse("pillow_squeeze", fl.pillow_squeeze_side_view(plan)[0])
+    text = " ".join(" ".join(parse(render_report(doc, result.t_ms, result.signals, {}, [])).text).split())
+    assert "No faults: every counted hold stayed within its limits. Well done." in text
+
+
+def test_only_a_perfect_score_reads_full_marks() -> None:
+    assert fmt_score(100.0) == "100 / 100"
+    assert fmt_score(99.6) == "99 / 100"  # a hold capped just below 100 is not full marks
+    assert fmt_score(48.5) == "49 / 100" and fmt_score(None) == "not scored"
