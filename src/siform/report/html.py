@@ -32,12 +32,12 @@ from siform import __version__
 from siform.history import same_patient
 from siform.report.plots import check_plot, driver_plot, mmss, trend_plot
 from siform.report.text import (
-    NOT_COUNTED,
     finite,
     fmt_date,
     fmt_limit,
     fmt_score,
     fmt_value,
+    not_counted_reason,
     plain,
     span_text,
 )
@@ -280,7 +280,7 @@ def _uncounted(session: Doc, driver: str | None, driver_unit: str) -> Doc:
             {
                 "span": span_text(i["start_ms"], i["end_ms"]),
                 "duration": fmt_value((i["end_ms"] - i["start_ms"]) / 1000, "s"),
-                "reason": NOT_COUNTED.get(i["outcome"], f"Not counted ({plain(i['outcome'])})."),
+                "reason": not_counted_reason(i["outcome"], i.get("duration_s"), session.get("counting")),
                 "peak": fmt_value(i.get("peak_value"), driver_unit),
             }
             for i in items
