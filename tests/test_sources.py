@@ -97,6 +97,34 @@ def test_rotation_metadata_is_honoured(tmp_path: Path) -> None:
     assert first.image[-10:].mean() > 200 and first.image[:10].mean() < 50
 
 
+def test_a_gif_is_read_with_its_frame_delays_as_times(tmp_path: Path) -> None:
+    # GIF delays are whole centiseconds: 3 frames/s is stored as 33, 34, 33... hundredths.
+    src = write_video(tmp_path / "clip.mp4", numbered_frames(9), fps=3.0)
+    ffmpeg("-i", str(src), str(tmp_path / "clip.gif"))
+    with VideoFileSource(tmp_path / "clip.gif") as source:
+        frames = list(source)
+    assert [f.index for f in frames] == list(range(9))
+    times = np.array([f.t_ms for f in frames])
+    assert np.abs(times - np.arange(9) * 1000 / 3).max() <= 10
+
+
+def test_non_square_pixels_turned_by_rotation_metadata(tmp_path: Path) -> None:
+    # 80x120 stored with 2:1 pixels (160x120 on screen), then flagged "rotate 90": upright it is
+    # 120 wide and 160 tall, and the stretch goes to the height, which the stored width became.
+    frame = np.zeros((120, 80, 3), np.uint8)
+    frame[:, :10] = 255  # a white band on the stored left edge
+    src = write_video(tmp_path / "plain.mp4", [frame] * 3)
+    sar, turned = tmp_path / "sar.mp4", tmp_path / "turned.mp4"
+    ffmpeg("-i", str(src), "-vf", "setsar=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(sar))
+    ffmpeg("-display_rotation", "90", "-i", str(sar), "-c", "copy", str(turned))
+    with VideoFileSource(turned) as source:
+        first = next(iter(source))
+    assert source.info.sample_aspect == pytest.approx(2.0)
+    assert first.image.shape[:2] == (160, 120) == (source.info.height, source.info.width)
+    band = np.flatnonzero(first.image[:, 60, 0] > 128)  # the band, now along the bottom, 20 px deep
+    assert band.min() >= 135 and 16 <= band.size <= 24
+
+
 def test_truncated_video_yields_the_readable_part(tmp_path: Path) -> None:
     src = write_video(tmp_path / "full.mp4", numbered_frames(60))
     ffmpeg(
