@@ -128,3 +128,42 @@ def test_cli_patient_option_is_checked() -> None:
     assert parser.parse_args(["analyze", "v.mp4", "-e", "glute_bridge"]).patient is None
     with pytest.raises(SystemExit):
         parser.parse_args(["analyze", "v.mp4", "-e", "glute_bridge", "--patient", "  "])
+
+
+@pytest.mark.slow
+def test_analyze_with_a_patient_builds_the_trend_past_a_broken_sibling(
+    session: dict[str, Any], tmp_path: Path, model_path: Path
+) -> None:
+    """``siform analyze --patient`` end to end: the earlier session of the same patient is in the
+    trend, another patient's is not, and a broken sibling costs one WARNING line, not a traceback."""
+    import subprocess
+    import sys
+
+    import imageio_ffmpeg
+
+    clip = tmp_path / "bridge.mp4"  # the first two reps of a real bridge recording, to keep it short
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error",
+         "-i", str(ROOT / "sample_videos/bridge_raised_side.mp4"), "-t", "6", "-an", str(clip)],
+        check=True,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    put(out, "earlier", session, created_utc="2026-01-05T10:00:00+00:00")
+    put(out, "someone_else", session, created_utc="2026-01-06T10:00:00+00:00", patient="p2")
+    (out / "broken").mkdir()
+    (out / "broken" / "session.json").write_text('{"kind": "siform.session", "exercise": 5', encoding="utf-8")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "siform", "analyze", str(clip), "-e", "glute_bridge",
+         "--out", str(out / "now"), "--patient", "p1", "--no-video"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1 and str(out / "broken" / "session.json") in warnings[0], done.stderr
+    now = json.loads((out / "now" / "session.json").read_text(encoding="utf-8"))
+    assert now["patient"] == "p1"
+    report = (out / "now" / "report.html").read_text(encoding="utf-8")
+    trend = report[report.index("id='trend'") :]
+    assert trend.count("<tr class='row") == 2 and "2026-01-05" in trend and "2026-01-06" not in trend
