@@ -15,6 +15,7 @@ exception and never a dropped frame, so downstream arrays stay aligned with vide
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -75,6 +76,30 @@ def _stderr_captured() -> Iterator[None]:
             captured.seek(0)
             for line in captured.read().decode(errors="replace").splitlines():
                 log.debug("mediapipe: %s", line)
+
+
+_OPEN_LANDMARKERS: dict[int, Any] = {}
+"""Every landmarker built and not yet closed. A MediaPipe graph still running when the interpreter
+shuts down ends the process with "terminate called without an active exception" (SIGABRT); a
+Ctrl-C can land between two bytecodes of any cleanup (even at the start of ``__exit__``), so
+whatever such a race leaves open is closed at exit, before the interpreter tears down."""
+
+
+def _close_quietly(landmarker: Any) -> None:
+    """Close a landmarker with its native chatter captured: a graph closed soon after it was built
+    (an interrupted review) still logs its start-up lines, from its own threads, until it stops."""
+    _OPEN_LANDMARKERS.pop(id(landmarker), None)
+    with _native_stderr_to_debug_log():
+        landmarker.close()
+
+
+@atexit.register
+def _close_left_open() -> None:
+    for landmarker in list(_OPEN_LANDMARKERS.values()):
+        try:
+            _close_quietly(landmarker)
+        except Exception:  # exiting anyway: a graph that fails to close must not hide the exit code
+            log.debug("could not close a pose landmarker at exit", exc_info=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +166,24 @@ class PoseEstimator:
             result_callback=self._on_result if mode == "live" else None,
         )
         self._quiet_calls = _NOISY_FIRST_CALLS
+        landmarker = None
         try:
             with _native_stderr_to_debug_log():
-                self._landmarker = vision.PoseLandmarker.create_from_options(options)
+                landmarker = vision.PoseLandmarker.create_from_options(options)
+                _OPEN_LANDMARKERS[id(landmarker)] = landmarker
         except (RuntimeError, ValueError) as exc:
             raise ModelError(
                 f"MediaPipe could not load the pose model {path.name} ({exc}).",
                 "Delete it and run 'siform models' to get a fresh copy.",
             ) from exc
+        except BaseException:
+            # Ctrl-C just after the graph was built: no caller will ever close it, and a graph
+            # still running when the interpreter exits aborts the process (SIGABRT).
+            if landmarker is not None:
+                _close_quietly(landmarker)
+            raise
+        self._landmarker = landmarker
+        self._closed = False
 
     @staticmethod
     def _mp_image(frame: Frame) -> Any:
@@ -208,7 +243,10 @@ class PoseEstimator:
             yield self(frame)
 
     def close(self) -> None:
-        self._landmarker.close()
+        """Stop MediaPipe's graph and its threads (once; later calls do nothing)."""
+        if not self._closed:
+            self._closed = True
+            _close_quietly(self._landmarker)
 
     def __enter__(self) -> PoseEstimator:
         return self
