@@ -59,7 +59,8 @@ OUTPUT_NAMES = ("session.json", "frames.csv", "landmarks.trc", "annotated.mp4", 
 does not write is removed when the new outputs move in; no other file of the folder is touched.
 (A new output must be added here, or an old copy of it would outlive a run that skips it.)"""
 STAGING_PREFIX = ".siform-incomplete-"
-"""The hidden folder inside the output folder that a review writes into until it is complete."""
+"""The hidden folder inside the output folder that a review writes into until it is complete,
+followed by the process id of the review (a folder left by a killed process is removed next time)."""
 OUT_HINT = "Choose another output folder with --out."
 
 
@@ -272,6 +273,21 @@ def _move_in(stage: Path, out_dir: Path) -> None:
             old.unlink()
 
 
+def _remove_abandoned_stages(out_dir: Path) -> None:
+    """Staging folders of reviews killed outright (SIGKILL, a power cut: no cleanup ran). One whose
+    process still runs is another review writing into the same folder and is left alone."""
+    for stage in out_dir.glob(f"{STAGING_PREFIX}*"):
+        pid = stage.name.removeprefix(STAGING_PREFIX).partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stage, ignore_errors=True)
+        except OSError:
+            continue  # alive, another user's
+
+
 def _staged(review: Callable[..., ReviewOutput]) -> Callable[..., ReviewOutput]:
     """Run ``review`` with its ``out_dir`` replaced by a staging folder inside it; move the outputs
     in only when it returns. On any exception, KeyboardInterrupt included, the staging folder and
@@ -287,7 +303,8 @@ def _staged(review: Callable[..., ReviewOutput]) -> Callable[..., ReviewOutput]:
         stage: Path | None = None
         try:
             created = _make_folders(out_dir)
-            stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+            _remove_abandoned_stages(out_dir)
+            stage = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
             bound.arguments["out_dir"] = stage
             output = review(*bound.args, **bound.kwargs)
             with _signals_deferred():
