@@ -129,6 +129,15 @@ def test_missing_specs_folder(tmp_path: Path) -> None:
         assert line.startswith(f"siform: Exercise specs folder {nowhere}: no such folder."), args
 
 
+def test_analyze_reads_the_specs_folder_it_is_given(tmp_path: Path) -> None:
+    text = (ROOT / "exercise_specs" / "glute_bridge.toml").read_text(encoding="utf-8")
+    (tmp_path / "my_bridge.toml").write_text(
+        text.replace('id = "glute_bridge"', 'id = "my_bridge"'), encoding="utf-8"
+    )
+    line = only_line(run("analyze", str(BRIDGE), "-e", "glute_bridge", "--specs", str(tmp_path)))
+    assert line == "siform: No exercise called 'glute_bridge'. Known exercises: my_bridge."
+
+
 def test_broken_spec_names_file_and_key(tmp_path: Path) -> None:
     text = (ROOT / "exercise_specs" / "glute_bridge.toml").read_text(encoding="utf-8")
     (tmp_path / "glute_bridge.toml").write_text(

@@ -240,6 +240,13 @@ def test_a_run_replaces_every_output_of_the_run_before(tmp_path: Path, model_pat
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("the therapist's own notes\n", encoding="utf-8")
+    # What a review killed outright (SIGKILL: no cleanup) left behind, named with its process id.
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    abandoned = out / f"{review.STAGING_PREFIX}{int(gone.stdout)}-x1y2"
+    abandoned.mkdir()
+    (abandoned / "session.json").write_text("{}", encoding="utf-8")
 
     def run(exercise: str, with_video: bool) -> review.ReviewOutput:
         output = review_video(video, find_spec(exercise), out, model_path, video=with_video,
@@ -250,6 +257,7 @@ def test_a_run_replaces_every_output_of_the_run_before(tmp_path: Path, model_pat
 
     first = run("glute_bridge", True)
     assert sorted(p.name for p in out.iterdir()) == sorted([*review.OUTPUT_NAMES, "notes.txt"])
+    assert not abandoned.exists()
     assert first.files["video"] == out / "annotated.mp4"
     run("glute_bridge", False)
     assert not (out / "annotated.mp4").exists()
