@@ -361,6 +361,7 @@ def side_plank_front_view(
         for joint, c in centre.items():
             j[f"left_{joint}"] = c + half[joint] * down  # the side on the floor
             j[f"right_{joint}"] = c - half[joint] * down
+        _plank_elbows(j, overhead=0.0)
         if h >= 0:
             pts = np.full((33, 2), np.nan)
             for k, v in j.items():
@@ -369,6 +370,87 @@ def side_plank_front_view(
                 in_position[h] += 1
         out.add(j)
     truth.hold_s = [float(n / FPS) for n in in_position]
+    return out.track(), truth
+
+
+def _plank_elbows(j: Joints, overhead: float) -> None:
+    """Elbows for a person lying on the left side facing the camera (head at image right). The left
+    (floor) forearm rests on the mat: its elbow on the floor, level with the left ankle, under the
+    shoulder when ``overhead`` is 0 (propped) and an upper arm's length past it, under the head,
+    when 1 (lying flat, the arm stretched out as a pillow). The top arm lies along the body."""
+    floor_y = j["left_ankle"][1]
+    upper_arm = 0.2 * (PLANK_LEG + PLANK_TORSO)
+    x = j["left_shoulder"][0] + overhead * upper_arm
+    j["left_elbow"] = np.array([x, floor_y])
+    j["right_elbow"] = j["right_shoulder"] + 0.4 * (j["right_hip"] - j["right_shoulder"])
+
+
+def side_lying_front_view(
+    working: str = "left",
+    plank_s: float = 6.0,
+    lie_s: float = 8.0,
+    ramp_s: float = 0.6,
+    noise_px: float = 0.0,
+    seed: int = 0,
+) -> tuple[PoseTrack, Truth]:
+    """One side plank, then lying down flat on the ``working`` side: not a hold.
+
+    Resting propped on the forearm (2 s, hips on the mat), a clean side plank of ``plank_s``, back to
+    the propped rest (1 s), then the shoulder goes down to the mat (over 1 s) and the person lies on
+    the side for ``lie_s``: body straight, the floor-side shoulder, hip and ankle all on the floor
+    line, the forearm stretched out under the head. ``truth.hold_s`` has the one plank's time in
+    position (body line >= 155, on the working side, hips off the floor); the lying adds nothing.
+    """
+    u_of = lambda deg: np.array([np.cos(np.radians(deg)), -np.sin(np.radians(deg))])  # noqa: E731
+    length = PLANK_LEG + PLANK_TORSO
+    half = {"shoulder": 55.0, "ankle": 10.0}
+    half["hip"] = half["ankle"] + (half["shoulder"] - half["ankle"]) * PLANK_LEG / length
+    half["knee"] = (half["hip"] + half["ankle"]) / 2
+    # Lying flat the floor-side joints all touch the floor: the body's centre line rises towards the
+    # head by the growth of the half widths (shoulder 55 px over ankle 10 px along 400 px).
+    flat_deg = float(np.degrees(np.arctan((half["shoulder"] - half["ankle"]) / length)))
+    ankle_mid = np.array([110.0, 400.0])
+    n_ramp = int(ramp_s * FPS)
+
+    def ease(k: int, n: int) -> float:
+        return float(0.5 - 0.5 * np.cos(np.pi * k / n))
+
+    # (incline, sag, overhead, in the plank) per frame
+    resting = (PLANK_INCLINE_DEG, PLANK_REST_SAG, 0.0, False)
+    poses: list[tuple[float, float, float, bool]] = [resting] * int(2 * FPS)
+    up = [(PLANK_INCLINE_DEG, PLANK_REST_SAG * (1 - ease(k, n_ramp)), 0.0, True) for k in range(n_ramp)]
+    poses += up + [(PLANK_INCLINE_DEG, 0.0, 0.0, True)] * int(plank_s * FPS) + up[::-1]
+    poses += [resting] * int(1 * FPS)
+    n_down = int(1 * FPS)
+    for k in range(n_down):
+        w = ease(k, n_down)
+        incline = PLANK_INCLINE_DEG + (flat_deg - PLANK_INCLINE_DEG) * w
+        poses.append((incline, PLANK_REST_SAG * (1 - w), w, False))
+    poses += [(flat_deg, 0.0, 1.0, False)] * int(lie_s * FPS)
+
+    out = _Frames(noise_px, seed, None, mirror=working == "right")
+    held = 0
+    for incline, sag, overhead, planking in poses:
+        u = u_of(incline)
+        down = np.array([-u[1], u[0]])
+        centre = {
+            "ankle": ankle_mid, "shoulder": ankle_mid + length * u,
+            "hip": ankle_mid + PLANK_LEG * u + sag * length * down,
+        }  # fmt: skip
+        centre["knee"] = (centre["ankle"] + centre["hip"]) / 2
+        j: Joints = {}
+        for joint, c in centre.items():
+            j[f"left_{joint}"] = c + half[joint] * down
+            j[f"right_{joint}"] = c - half[joint] * down
+        _plank_elbows(j, overhead)
+        if planking:
+            pts = np.full((33, 2), np.nan)
+            for k, v in j.items():
+                pts[by_name(k)] = v
+            held += int(body_line_deg(pts, "left") >= 155.0 and pelvic_drop_deg(pts, "left") >= 45.0)
+        out.add(j)
+    truth = Truth()
+    truth.hold_s = [held / FPS]
     return out.track(), truth
 
 

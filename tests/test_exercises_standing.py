@@ -110,7 +110,9 @@ def test_clean_sequence_counts_and_passes_everything(name: str, side: str | None
     for item in got:
         assert all(c.scored for c in item.checks), [(c.id, c.reason) for c in item.checks]
         assert failed(item) == set()
-        assert item.score == 100.0
+        # Perfect form; a hold shorter than prescribed (8 s of the side plank's 20) scores for its share.
+        short = isinstance(item, Hold) and item.stopped_short
+        assert item.score == (pytest.approx(100.0 * item.held_s / item.target_s, abs=0.1) if short else 100.0)
 
 
 @pytest.mark.parametrize(("name", "side"), CASES)

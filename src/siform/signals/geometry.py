@@ -865,3 +865,42 @@ def hip_rise_ratio(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: floa
     height = _ratio(ankle[..., 1] - hip[..., 1], length)
     lowest = -_trailing_max(-height, t, window_ms)
     return np.asarray(height - lowest, dtype=np.float64)
+
+
+def hip_clearance_ratio(pts: Points, side: Side) -> FloatArray:
+    """Height of ``side``'s hip above the line through its elbow and ankle, over its shoulder -> ankle
+    length (image up positive).
+
+    In a forearm side plank filmed from the front, the elbow and the feet are what rest on the floor,
+    so their line is the floor under the body and this is how far the hip is off it. It does not
+    move when the shoulder does: lying down flat on the side (shoulder lowered, body straight, hips
+    on the mat) reads as low as resting propped on the forearm, where the hip's sag below the
+    shoulder -> ankle line (:func:`hip_sag_ratio`) shrinks as if the hips had lifted. Image x, y only.
+    NaN when the elbow and ankle coincide or a joint is missing. Mirror: unchanged with ``side``
+    swapped.
+    """
+    pts = _checked(pts)
+    elbow = _side_at(pts, side, "elbow", 2)
+    ankle = _side_at(pts, side, "ankle", 2)
+    floor = ankle - elbow
+    hip = _side_at(pts, side, "hip", 2) - elbow
+    # cross(floor, hip) / |floor| is the offset along (-floor_y, floor_x), which points image up
+    # (negative y) when floor_x < 0: flip by -sign(floor_x) so up is positive either way.
+    cross = floor[..., 0] * hip[..., 1] - floor[..., 1] * hip[..., 0]
+    height = _ratio(-np.sign(floor[..., 0]) * cross, _norm(floor))
+    ratio = _ratio(height, _norm(_side_at(pts, side, "shoulder", 2) - ankle))
+    return np.asarray(np.where(floor[..., 0] == 0, np.nan, ratio), dtype=np.float64)
+
+
+def hip_floor_lift_ratio(pts: Points, t_ms: npt.ArrayLike, side: Side, window_ms: float) -> FloatArray:
+    """How far ``side``'s hip has come off the floor since it last lay there, in body lengths.
+
+    :func:`hip_clearance_ratio` minus its lowest in the trailing ``window_ms``: 0 while the hips lie
+    on the mat (propped on the forearm or lying flat), then the lift. The person's own rest is the
+    reference because a resting hip's clearance depends on the body (a wide pelvis rests higher:
+    0.05 on one rendered body, where another holds a sagging side plank). Causal. Image x, y only.
+    NaN where a joint is missing now.
+    """
+    pts, t = _track_and_times("hip_floor_lift_ratio", pts, t_ms, window_ms)
+    clearance = hip_clearance_ratio(pts, side)
+    return np.asarray(clearance + _trailing_max(-clearance, t, window_ms), dtype=np.float64)

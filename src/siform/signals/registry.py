@@ -159,6 +159,14 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         needs_time=True,
         uses_history=True,
     ),
+    "hip_floor_lift_ratio": SignalFn(
+        g.hip_floor_lift_ratio,
+        frozenset({"side", "window_ms"}),
+        frozenset({"side"}),
+        ("{side}_hip", "{side}_elbow", "{side}_ankle", "{side}_shoulder"),
+        needs_time=True,
+        uses_history=True,
+    ),
     "toe_out_ratio": SignalFn(
         g.toe_out_ratio,
         frozenset(),
