@@ -165,10 +165,7 @@ def _summary(session: Doc, noun: str) -> Doc:
         "side": f"{side} side" if side else "both sides (a two-sided exercise)",
         "view": plain(view.get("id")),
         "view_measured": plain(view.get("measured")),
-        "done": [
-            {"n": n, "of": of, "side": plain(s) if s else ""}
-            for s, n in (done.items() or [(side, 0)])
-        ],
+        "done": [{"n": n, "of": of, "side": plain(s) if s else ""} for s, n in (done.items() or [(side, 0)])],
         "rx": rx_text,
         "not_counted": (summary or {}).get("attempts_not_counted") or 0,
         "score": fmt_score((summary or {}).get("mean_score")),
@@ -527,7 +524,8 @@ def render_report(
     noun = _items(session)[1]
     driver = driving_signal(session, signals)
     driver_unit = {c["signal"]: c["unit"] for c in session.get("checks", [])}.get(driver or "", "")
-    return _env().get_template("template.html").render(
+    page = _env().get_template("template.html")
+    return page.render(
         version=__version__,
         noun=noun,
         header=_header(session),
