@@ -35,9 +35,10 @@ MP_JOINTS = {
     27: "foot.L",
     28: "foot.R",
 }
-METRIC_BONES = ("toe2-1.L", "toe2-1.R")
-"""Bones whose heads the exercise metrics may read besides MP_JOINTS (the toe line of each foot);
-they are not projected into the truth's joints."""
+METRIC_BONES = ("toe2-1.L", "toe2-1.R", "head")
+"""Bones whose heads the exercise metrics may read besides MP_JOINTS (the toe line of each foot;
+the head bone's head, at the top of the neck near the ear's nodding axis, for the cat-cow's head
+drop); they are not projected into the truth's joints."""
 SIDES = {"L": 1.0, "R": -1.0}
 
 
