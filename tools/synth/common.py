@@ -57,7 +57,7 @@ class Fault:
 class TruthCheck:
     """How the truth judges one spec check on the rig's own geometry: `metric` (a key of the
     exercise's metrics) reduced over the frames of `phases` of a rep with `reduce` (mean, max,
-    min, max_abs, duration_s), failing outside [min, max]. The limits are the clinical size the
+    min, max_abs, mean_abs, range, duration_s), failing outside [min, max]. The limits are the clinical size the
     spec's limit stands for (for example 7 degrees of pelvic drop for a 0.025 image ratio), in the
     metric's own unit, so a rep's expected verdict follows from what the body really did."""
 

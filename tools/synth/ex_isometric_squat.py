@@ -8,7 +8,8 @@ and rest standing. The hands rest on the thighs.
 
 Faults (ramping in with the slide): `shallow`, the knees stay the given degrees straighter than
 95 (the hips higher up the wall); `trunk_lean`, the trunk leans the given degrees forward off the
-wall from the hips.
+wall from the hips; `bob`, during the hold the hips bounce 1.5 times a second through the given
+cm (the knees following).
 
 Camera: `side`, 3 m to the person's left at 0.75 m (hip height), level.
 """
@@ -23,6 +24,7 @@ from human import R4, T
 from mathutils import Quaternion, Vector
 
 KNEE_HOLD = 95.0  # deg, hip-knee-ankle at the hold
+BOB_HZ = 1.5  # bounces a second for the `bob` fault
 SIDE_CAM = ((3.0, -0.25, 0.75), (0.0, -0.25, 0.72), 30)
 
 
@@ -67,6 +69,10 @@ def setup(rig, ctx):
         lean = ctx.fault(k, "trunk_lean") * s
         knee_target = KNEE_HOLD / ctx.amp(k) ** 0.3 + ctx.fault(k, "shallow")
         z = z_stand + (hip_z(knee_target) - z_stand) * s
+        bob = ctx.fault(k, "bob") if phase == "hold" else 0.0
+        if bob:  # bouncing BOB_HZ times a second, `bob` cm from the top to the bottom of each bounce
+            u = t - sched.starts[k] - sched.durs[k][0]
+            z += 0.01 * bob * 0.5 * math.sin(2.0 * math.pi * BOB_HZ * u)  # about the hold's height
         Hc = Vector((hc_rest.x, hc_rest.y, z))
         Ql = Quaternion(X, lean * D2R)
         gtr = T(Hc) @ R4(Ql) @ T(-hc_rest)
@@ -78,7 +84,8 @@ def setup(rig, ctx):
             # hands resting on the thighs, towards the knees
             W = H.lerp(K, 0.7) + Vector((sg * 0.02, 0.0, 0.09))
             arm_ik(rig, G, s_, gtr, W, Vector((sg * 0.8, 0.6, -0.2)), Ql)
-        return G, labels(k, phase, s, ctx, {"shallow": shallow, "trunk_lean": lean}), {}
+        now = {"shallow": shallow, "trunk_lean": lean, "bob": bob}
+        return G, labels(k, phase, s, ctx, now), {}
 
     def metrics(J):
         sh, hp, kn, an = (J[b] for b in ("upperarm01.L", "upperleg01.L", "lowerleg01.L", "foot.L"))
@@ -104,6 +111,7 @@ EXERCISE = Exercise(
     faults={
         "shallow": Fault("deg", 25.0, "knee_depth", "the knees stay this much straighter than 95 degrees"),
         "trunk_lean": Fault("deg", 35.0, "trunk_upright", "the trunk leans this far forward off the wall"),
+        "bob": Fault("cm", 6.0, "still", "bouncing 1.5 times a second through this height during the hold"),
     },
     primary_fault="shallow",
     setup=setup,
@@ -123,6 +131,14 @@ EXERCISE = Exercise(
             min=60.0,
             why="isometric_squat.toml: a shoulder-hip-knee angle of 60 with level thighs is the trunk leaning "
             "30 degrees forward, the most accepted (side plane, as the camera sees it)",
+        ),
+        "still": TruthCheck(
+            "hip_height_m",
+            ("hold",),
+            "range",
+            max=0.04,
+            why="isometric_squat.toml: 0.25 torso lengths a second is about 12 cm/s; bouncing 1.5 times a second "
+            "that is about 4 cm from the top to the bottom of each bounce (the hips' height range in the hold)",
         ),
     },
     mirror_axis=0,

@@ -70,6 +70,7 @@ def reduce_values(reduce, vals, times):
             "max": np.max,
             "min": np.min,
             "max_abs": lambda v: np.max(np.abs(v)),
+            "range": lambda v: np.max(v) - np.min(v),
             "mean_abs": lambda v: np.mean(np.abs(v)),
         }[reduce](vals)
     )
