@@ -380,3 +380,14 @@ def test_the_shipped_bridge_counts_brisk_reps_and_rejects_bounces(
     assert [r.outcome for r in reps] == [outcome] * len(truth.rep_frames)
     for r in reps:
         assert r.duration_s < rep_s  # timed out of the rest band only: part of the movement
+
+
+def test_a_set_with_a_short_hold_never_averages_full_marks() -> None:
+    """Two full 10 s holds and one 9.9 s: 100, 100 and 99 average 99.7, which would read 100."""
+    pieces = [(175.0, 0.0, 10.5), (120.0, 0.0, 2.0)] * 2 + [(175.0, 0.0, 9.9), (120.0, 0.0, 2.0)]
+    tracker = SetTracker(plank(), None)
+    feed(tracker, hold_rows(pieces))
+    _reps, holds, summary = tracker.finish()
+    assert [h.score for h in holds] == [100.0, 100.0, 99.0]
+    assert summary.holds_short == 1
+    assert summary.mean_score == 99.0

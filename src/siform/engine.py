@@ -15,7 +15,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from siform.checks import Measurement, hold_score, judge, measure, score, set_baselines, window_indices
+from siform.checks import (
+    SHORT_HOLD_MAX_SCORE,
+    Measurement,
+    hold_score,
+    judge,
+    measure,
+    score,
+    set_baselines,
+    window_indices,
+)
 from siform.results import CheckResult, Hold, Rep, SetSummary
 from siform.segment.holds import HoldTimer, HoldWindow
 from siform.segment.reps import RepCounter, RepWindow
@@ -232,12 +241,21 @@ class SetTracker:
             done=len(items),
             prescribed=prescribed,
             attempts_not_counted=sum(1 for r in reps if not r.number),
-            mean_score=round(float(np.mean(scores)), 1) if scores else None,
+            mean_score=_mean_score(scores, any(h.stopped_short for h in holds)),
             failures=failures,
             most_frequent_fault=cue,
             not_finished=sum(1 for r in reps if r.outcome == "not_finished"),
             holds_short=sum(1 for h in holds if h.stopped_short),
         )
+
+
+def _mean_score(scores: list[float], short: bool) -> float | None:
+    """The set's mean score; below full marks when a hold stopped short, however well the others
+    went (holds of 100, 100 and 99 average 99.7, which reads 100 rounded)."""
+    if not scores:
+        return None
+    mean = round(float(np.mean(scores)), 1)
+    return min(mean, SHORT_HOLD_MAX_SCORE) if short else mean
 
 
 def _not_judged(result: CheckResult, because: list[str]) -> CheckResult:
