@@ -151,17 +151,13 @@ class FrameTiming:
     milliseconds, a GIF's whole centiseconds), so the frames themselves are the filter's samples and
     ``rate_hz`` is their true mean rate. Otherwise (variable frame rate: a phone changing its
     shutter, dropped or repeated frames) the signals are resampled to a uniform grid at the typical
-    (median) frame interval, ``rate_hz`` is that grid's rate, and the filtered values are read back at each
-    frame's own time. Treating irregular frames as steady would stretch and squeeze time, so the
-    same cutoff would smooth some stretches far harder than others and shave real peaks.
+    (median) frame interval, ``rate_hz`` is that grid's rate, and the filtered values are read back
+    at each frame's own time. Treating irregular frames as steady would stretch and squeeze time,
+    so the same cutoff would smooth some stretches far harder than others and shave real peaks.
     """
 
     rate_hz: float
     regular: bool
-
-    @property
-    def nyquist_hz(self) -> float:
-        return self.rate_hz / 2.0
 
 
 def frame_timing(t_ms: npt.ArrayLike) -> FrameTiming:
