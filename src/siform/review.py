@@ -264,7 +264,7 @@ def _make_folders(out_dir: Path) -> list[Path]:
 def _move_in(stage: Path, out_dir: Path) -> None:
     """The staged outputs into ``out_dir`` (same file system: each a rename), then an earlier run's
     outputs that this run did not write out of it."""
-    written = {item.name for item in stage.iterdir()}
+    written = {item.name for item in stage.iterdir() if not item.name.startswith(".")}  # not helpers' temps
     for name in sorted(written):
         (stage / name).replace(out_dir / name)
     for name in OUTPUT_NAMES:

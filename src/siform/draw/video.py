@@ -199,6 +199,10 @@ def write_annotated(
         writer: Iterator[None] = imageio_ffmpeg.write_frames(
             str(path), size, fps=fps, codec="libx264", pix_fmt_in="bgr24", quality=None,
             output_params=output_params, macro_block_size=block,
+            # ffmpeg's own lines are not for patients: an interrupted review closes the pipe mid-frame
+            # and ffmpeg reports the torn frame as an error (an encoder that dies breaks the pipe,
+            # which raises here).
+            ffmpeg_log_level="fatal",
         )  # fmt: skip
         writer.send(None)  # type: ignore[attr-defined]
         n = 0
