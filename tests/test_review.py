@@ -325,7 +325,13 @@ def test_interrupted_review_leaves_the_folder_as_it_was(tmp_path: Path, model_pa
         proc.send_signal(sig)
         _stdout, stderr = proc.communicate(timeout=120)
         want = 130 if sig == signal.SIGINT else 143
-        assert proc.returncode == want, (sig.name, delay_s, proc.returncode, stderr)
+        # After a Ctrl-C that passed through some import machinery, CPython itself may end the
+        # process by SIGINT once siform returned 130 (-2 here): what a shell shows as 130 too.
+        assert proc.returncode in ((want, -2) if want == 130 else (want,)), (
+            sig.name,
+            delay_s,
+            proc.returncode,
+        )
         assert "terminate called" not in stderr and "Traceback" not in stderr
         lines = [line for line in stderr.splitlines() if line.strip()]
         assert lines == ["siform: interrupted." if want == 130 else "siform: stopped (SIGTERM)."], stderr
