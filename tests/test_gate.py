@@ -8,9 +8,11 @@ import pytest
 from siform.gate import (
     FRONT_MIN_WIDTH_RATIO,
     FRONT_MIN_WIDTH_RATIO_SIDE_LYING,
+    POSTURE_HINT,
     RAISED_MIN_WIDTH_RATIO,
     assess_setup,
     classify_view,
+    posture_refusal,
     width_ratio,
 )
 from siform.landmarks import VISIBILITY, Landmark
@@ -234,3 +236,87 @@ def test_low_camera_for_a_raised_only_spec_does_not_score_raised_only_checks(bri
                 assert not c.scored
                 assert c.reason and "not visible from this camera height" in c.reason
     assert any("Raise the camera" in h for h in result.setup.hints)
+
+
+# ---------------------------------------------------------------------------------------------
+# Posture: a hard stop when the person's posture rules the exercise out
+# ---------------------------------------------------------------------------------------------
+
+
+_NEAR_LEFT = ["left_shoulder", "left_hip", "left_knee", "left_ankle"]
+"""A spec's gate landmarks with the near side resolved to the left."""
+
+
+def _posture_track(placement: str, pitch: float, frames: int = 90) -> PoseTrack:
+    """A still body from :mod:`factories_posture` as a PoseTrack (640x480, 30 fps)."""
+    import factories_posture as fp
+
+    px, world = fp.pose(placement, pitch, frames=frames, noise_m=0.005)
+    image = np.full((frames, 33, 5), np.nan, dtype=np.float32)
+    image[..., 0] = px[..., 0] / 640.0
+    image[..., 1] = px[..., 1] / 480.0
+    image[..., 2] = 0.0
+    image[..., 3:] = 1.0
+    # landmarks the factory does not place sit on a joint it does (arms along the body, feet at the
+    # ankles, the face at the nose), all visible
+    for lm in Landmark:
+        if not np.isnan(image[0, lm, 0]):
+            continue
+        side = lm.name.split("_")[0]
+        if side not in ("LEFT", "RIGHT"):
+            src = Landmark.NOSE
+        elif any(k in lm.name for k in ("HEEL", "FOOT")):
+            src = Landmark[f"{side}_ANKLE"]
+        elif any(k in lm.name for k in ("EYE", "EAR", "MOUTH")):
+            src = Landmark.NOSE
+        else:  # elbow, wrist and hand
+            src = Landmark[f"{side}_HIP"]
+        image[:, lm] = image[:, src]
+        world[:, lm] = world[:, src]
+    t = np.round(np.arange(frames) * 1000.0 / 30.0).astype(np.int64)
+    return PoseTrack(t, image, world, 640, 480)
+
+
+def test_standing_person_fails_a_lying_exercise_with_one_line() -> None:
+    track = _posture_track("standing_front", 15.0)
+    spec = load_spec(ROOT / "exercise_specs" / "glute_bridge.toml")
+    px = track.image_px()
+    verdict = assess_setup(spec, track.image, px, [], _NEAR_LEFT, world=track.world)
+    assert not verdict.ok and verdict.view is None
+    line = posture_refusal(verdict)
+    assert line is not None and line == verdict.hints[0] and len(verdict.hints) == 1
+    assert line.startswith(
+        "This looks like someone standing, but the glute bridge is done lying on your back."
+    )
+    assert line.endswith(POSTURE_HINT)
+    # without world landmarks there is no posture evidence, so no such stop
+    assert posture_refusal(assess_setup(spec, track.image, px, [], _NEAR_LEFT)) is None
+
+
+def test_matching_posture_passes_the_posture_gate() -> None:
+    standing = _posture_track("standing_front", 15.0)
+    squat = load_spec(ROOT / "exercise_specs" / "ball_squat.toml")
+    verdict = assess_setup(squat, standing.image, standing.image_px(), [], _NEAR_LEFT, world=standing.world)
+    assert posture_refusal(verdict) is None and verdict.view == "front"
+    lying = _posture_track("supine_side", 25.0)
+    bridge = load_spec(ROOT / "exercise_specs" / "glute_bridge.toml")
+    assert (
+        posture_refusal(
+            assess_setup(bridge, lying.image, lying.image_px(), [], _NEAR_LEFT, world=lying.world)
+        )
+        is None
+    )
+    verdict = assess_setup(squat, lying.image, lying.image_px(), [], _NEAR_LEFT, world=lying.world)
+    assert (posture_refusal(verdict) or "").startswith(
+        "This looks like someone lying on their back, but the ball"
+    )
+
+
+def test_posture_refusal_scores_no_check_even_with_a_forced_view() -> None:
+    track = _posture_track("standing_front", 15.0)
+    spec = load_spec(ROOT / "exercise_specs" / "glute_bridge.toml")
+    for view in (None, "raised_side"):
+        result = analyze_track(track, spec, view=view)
+        assert result.view is None and posture_refusal(result.setup) is not None
+        assert result.reps == [] and result.holds == []
+        assert {u.check_id for u in result.unscored} == {c.id for c in spec.checks}

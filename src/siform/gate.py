@@ -10,6 +10,11 @@ front as the spec asks. Both come from the image alone:
   far sides, which then separate in the image: on our rendered bridges, 0.38 torso lengths from a
   camera raised about 40 degrees against under 0.2 from a low one.
 
+- *posture* (given MediaPipe's world landmarks): standing, lying on the back, on one side, on hands
+  and knees or face down (:mod:`siform.posture`). A posture that clearly contradicts the spec's
+  (someone standing, for an exercise done lying on the back) is a hard stop: no view is matched and
+  no check is scored, because every reading would be of another movement.
+
 If something is off, the verdict carries a plain instruction ("step back so your feet are in view")
 instead of a score.
 """
@@ -22,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siform.landmarks import VISIBILITY, Landmark, by_name
+from siform.posture import contradiction, observe
 from siform.results import SetupVerdict
 from siform.specs.model import ExerciseSpec, ViewSpec
 
@@ -37,6 +43,13 @@ RAISED_MIN_WIDTH_RATIO = 0.22
 """Below the front range, at or above this a side camera is raised (looks down on the person)."""
 
 _LOWER_BODY = ("knee", "ankle", "heel", "foot_index")
+POSTURE_HINT = "Is that the exercise in this video? 'siform exercises' lists them, or try --exercise auto."
+"""Ends the one line of a posture refusal, which is how :func:`posture_refusal` knows it."""
+
+
+def posture_refusal(setup: SetupVerdict) -> str | None:
+    """The gate's posture refusal line, when the setup failed for that reason (else None)."""
+    return next((h for h in setup.hints if h.endswith(POSTURE_HINT)), None)
 
 
 def _median(x: npt.NDArray[np.float64]) -> float:
@@ -83,12 +96,15 @@ def assess_setup(
     pts_px: npt.NDArray[np.floating],
     required: Sequence[str],
     gate_landmarks: Sequence[str] | None = None,
+    world: npt.NDArray[np.floating] | None = None,
 ) -> SetupVerdict:
     """Judge the camera setup over a stretch of frames (e.g. the first seconds, or the whole clip).
 
     ``image`` is ``(T, 33, 5)`` raw landmarks (for visibility), ``pts_px`` ``(T, 33, 2)`` pixels.
     ``required`` are landmark names the exercise's signals read; ``gate_landmarks`` the spec's
-    gate list with relative sides (``near_hip``) already resolved.
+    gate list with relative sides (``near_hip``) already resolved. ``world`` ``(T, 33, 3)`` are
+    MediaPipe's world landmarks: with them a posture that contradicts the spec's fails the gate with
+    one line saying so (see :func:`posture_refusal`), and no view is matched.
     """
     found = ~np.isnan(image[:, 0, 0])
     if not found.any():
@@ -121,4 +137,8 @@ def assess_setup(
         turn = "from the side" if wanted.facing == "side" else "facing it"
         hints.append(f"Turn so the camera sees you {turn}. {wanted.how}")
     measured = f"{facing}/{elevation}" if facing and elevation else facing
+    if world is not None:
+        wrong = contradiction(observe(pts_px, world), spec.posture, f"the {spec.name.lower()}")
+        if wrong is not None:
+            return SetupVerdict(False, None, measured, (f"{wrong} {POSTURE_HINT}",), vis)
     return SetupVerdict(not hints, view.id if view else None, measured, tuple(hints), vis)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siform.engine import HoldEvent, RepEvent, SetTracker
-from siform.gate import assess_setup, elevation_mismatch
+from siform.gate import assess_setup, elevation_mismatch, posture_refusal
 from siform.landmarks import NUM_LANDMARKS, VISIBILITY, by_name
 from siform.pose import PoseFrame, PoseTrack
 from siform.results import Hold, Rep, SetSummary, SetupVerdict, Unscored
@@ -191,8 +191,9 @@ def analyze_track(
     values = signals.compute(pts, track.t_ms, world=world)
 
     gate_names = _resolve_gate_names(list(spec.gate.landmarks), sides)
-    setup = assess_setup(spec, track.image, pts, signals.landmarks(), gate_names)
-    chosen_view = view or setup.view
+    setup = assess_setup(spec, track.image, pts, signals.landmarks(), gate_names, world=track.world)
+    # a posture that rules the exercise out (standing, for a bridge) is never scored, view or not
+    chosen_view = None if posture_refusal(setup) else (view or setup.view)
     unscored = _unscored_for_view(spec, chosen_view, None if view else setup.facing_measured)
     found = int(track.found.sum())
     result_side = side if spec.laterality == "unilateral" else None

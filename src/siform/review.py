@@ -33,6 +33,7 @@ import numpy as np
 from siform.draw.video import FramePainter, write_annotated
 from siform.errors import InputError, OutputError, os_reason
 from siform.export import write_frames_csv, write_trc
+from siform.gate import posture_refusal
 from siform.model_store import sha256_of
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseTrack
@@ -174,7 +175,10 @@ def review_problems(
         if part["reason"] == ENDS_EARLY
     ]
     check = f"Is '{spec.id}' the exercise in this video?"
-    if result.view is None:
+    wrong_posture = posture_refusal(result.setup)
+    if wrong_posture is not None:  # the person's posture rules the exercise out: one line, no checks
+        problems.append(f"No {spec.name.lower()} was analysed in {name}: {wrong_posture}")
+    elif result.view is None:
         measured = result.setup.facing_measured
         seen = f"from the {measured.split('/')[0]}" if measured else "from an unclear angle"
         wanted = " or the ".join(dict.fromkeys(v.facing for v in spec.views))
