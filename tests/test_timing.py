@@ -365,6 +365,8 @@ def test_a_three_fps_gif_through_the_command_line(tmp_path: Path) -> None:
     assert len(warnings) == 1 and "3 frames per second are too few" in warnings[0], done.stderr
     session = json.loads((tmp_path / "out" / "session.json").read_text(encoding="utf-8"))
     assert session["source"]["notes"] == [warnings[0].removeprefix("WARNING: ").rstrip(".")]
+    # The annotated video keeps the GIF's clock (its header says 3.03 frames/s; the delays say 3).
+    assert np.abs(np.subtract(frame_times(tmp_path / "out" / "annotated.mp4"), times)).max() <= 10
 
 
 # ---------------------------------------------------------------------------------------------

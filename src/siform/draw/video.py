@@ -172,7 +172,8 @@ def write_annotated(
     """Paint and encode every frame to H.264 MP4; returns the number of frames written.
 
     ``t_ms`` are the frames' source presentation times (default: the painter's track, i.e. pass
-    1's times of the same file). A steady clock is written at ``fps``; a variable frame rate keeps
+    1's times of the same file). A steady clock is written at ``fps`` (at the frames' own rate
+    when that differs from ``fps`` by more than 0.5%); a variable frame rate keeps
     every frame's own time (millisecond time base), so the video neither speeds up nor slows down
     where the camera changed its rate. ``on_painted(index, image)`` sees each painted frame before
     it is encoded (e.g. to keep a thumbnail of the worst moment of a failed check).
@@ -182,8 +183,13 @@ def write_annotated(
     times = np.asarray(painter.track.t_ms if t_ms is None else t_ms, dtype=np.int64)
     quality = ["-crf", "26", "-preset", "veryfast", "-movflags", "+faststart"]
     script: Path | None = None
-    if len(times) < 2 or frame_timing(times).regular:
+    timing = frame_timing(times) if len(times) > 1 else None
+    if timing is None or timing.regular:
         output_params, block = quality, 2  # imageio-ffmpeg pads odd sizes for yuv420p
+        if timing is not None and abs(fps - timing.rate_hz) > 0.005 * timing.rate_hz:
+            # The header's rate is not the frames' own (a GIF's 3 frames/s reads as 3.03): the
+            # frames' clock wins, or the video would drift from the report's times.
+            fps = round(timing.rate_hz, 3)
     else:
         # The filter goes through a file: its expression outgrows a command-line argument.
         fd, name = tempfile.mkstemp(prefix=".timing-", suffix=".txt", dir=path.parent)
