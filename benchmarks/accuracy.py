@@ -53,6 +53,7 @@ import argparse
 import hashlib
 import json
 import math
+import subprocess
 import sys
 import time
 import tomllib
@@ -563,6 +564,40 @@ def group_of(tag: Tag | None, spec_sha256: str) -> str:
     return "holdout" if tag.spec_sha256 == spec_sha256 else "stale"
 
 
+def _counting_text(spec: ExerciseSpec) -> str:
+    """What the rep counter or hold clock of ``spec`` reads, in one line (for a holdout's record)."""
+    if spec.rep is not None:
+        r = spec.rep
+        return (
+            f"rep on {r.signal} ({spec.signals[r.signal].fn}) {r.direction}, rest {r.rest:g}, "
+            f"top {r.top:g}, min_rep_s {r.min_rep_s:g}"
+        )
+    if spec.hold is not None:
+        bounds = [(c.signal, (("min", c.min), ("max", c.max))) for c in spec.hold.conditions]
+        conds = [" ".join([sig, *(f"{k} {v:g}" for k, v in ends if v is not None)]) for sig, ends in bounds]
+        return "hold while " + ", ".join(conds)
+    return "-"
+
+
+def _added_commit(clip: Path) -> str:
+    """The commit that added ``clip``, or a note that it is not committed yet."""
+    try:
+        cmd = [
+            "git",
+            "log",
+            "--diff-filter=A",
+            "--format=%h %ad",
+            "--date=format:%Y-%m-%d %H:%M",
+            "--",
+            str(clip),
+        ]
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    lines = out.stdout.strip().splitlines()
+    return f"{lines[-1]} UTC" if out.returncode == 0 and lines else "not committed when tagged"
+
+
 def hold_out(clips: list[Path], path: Path = SPLITS) -> list[str]:
     """Append holdout tags for new clips (every check their truth judges, and their count) with the
     current spec file's sha256 and what each check reads. Meant to run before the clips are scored;
@@ -579,15 +614,10 @@ def hold_out(clips: list[Path], path: Path = SPLITS) -> list[str]:
         checks = {c.id: c for c in spec.checks}
         judged = sorted({cid for rt in meta["rep_truth"] for cid in rt["checks"] if cid in checks})
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        lines = [f"[{stem}]", f'spec = "{spec.id}"', f'added = "not yet committed when tagged, {when}"', ""]
+        lines = [f"[{stem}]", f'spec = "{spec.id}"', f'added = "{_added_commit(clip)}"', ""]
         for item in ["reps", *judged]:
             if item == "reps":
-                what = (
-                    f"rep on {spec.rep.signal} ({spec.signals[spec.rep.signal].fn}) {spec.rep.direction}, "
-                    f"rest {spec.rep.rest:g}, top {spec.rep.top:g}"
-                    if spec.rep is not None
-                    else "hold clock"
-                )
+                what = _counting_text(spec)
             else:
                 c = checks[item]
                 sig = spec.signals[c.signal]
@@ -598,7 +628,7 @@ def hold_out(clips: list[Path], path: Path = SPLITS) -> list[str]:
                 f"[{stem}.{item}]",
                 'split = "holdout"',
                 f'spec_sha256 = "{sha}"',
-                f'held_out_at = "{when}"',
+                f'held_out_at = "tagged {when}"',
                 f'definition = "{what}"',
                 'reason = "rendered after the current definition, tagged before it was scored"',
                 "",
