@@ -428,3 +428,15 @@ def test_only_a_perfect_score_reads_full_marks() -> None:
     assert fmt_score(100.0) == "100 / 100"
     assert fmt_score(99.6) == "99 / 100"  # a hold capped just below 100 is not full marks
     assert fmt_score(48.5) == "49 / 100" and fmt_score(None) == "not scored"
+
+
+def test_notes_on_the_recording_are_shown(bridge: tuple[dict[str, Any], SessionResult, Any]) -> None:
+    """A frame rate too low to smooth (or any other limit the recording put on the analysis) is
+    said in the summary, where a therapist reads before trusting the numbers."""
+    doc, result, _ = bridge
+    doc = {**doc, "source": {**doc["source"], "notes": ["The video has only 3 frames a second."]}}
+    text = " ".join(" ".join(parse(render_report(doc, result.t_ms, result.signals, {}, [])).text).split())
+    assert "About this recording: The video has only 3 frames a second." in text
+    plain_doc = {**doc, "source": {**doc["source"], "notes": []}}
+    plain_text = " ".join(parse(render_report(plain_doc, result.t_ms, result.signals, {}, [])).text)
+    assert "About this recording" not in plain_text

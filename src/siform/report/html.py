@@ -176,6 +176,8 @@ def _summary(session: Doc, noun: str) -> Doc:
             f"{span_text(round(u['start_s'] * 1000), round(u['end_s'] * 1000))}: {u['reason']}"
             for u in unusable
         ],
+        # How the recording itself limited the analysis (a frame rate too low to smooth, ...).
+        "source_notes": [str(n) for n in (session.get("source") or {}).get("notes") or []],
         "unscored": [
             {"name": names.get(u["check_id"], u["check_id"]), "reason": u["reason"]}
             for u in session.get("unscored_checks") or []
