@@ -56,7 +56,7 @@ def test_lying_postures(placement: str, pitch: float, all_fours: bool, expected:
     assert observe(image, world).label in expected
 
 
-@pytest.mark.parametrize("pitch", [0.0, 20.0, 35.0, 40.0])
+@pytest.mark.parametrize("pitch", [0.0, 20.0, 35.0, 40.0, 50.0])
 def test_lying_filmed_from_the_feet_is_never_standing(pitch: float) -> None:
     # The torso points away from the camera: upright in the picture, but not up in 3-D.
     image, world = fp.pose("supine_feet", pitch, noise_m=0.01)

@@ -17,12 +17,14 @@ import pytest
 
 import factories_lying as lying
 import factories_standing as standing
+from factories_posture import posture_track
 from siform.errors import SiformError
 from siform.landmarks import NUM_LANDMARKS
 from siform.pose import PoseTrack
 from siform.recognize import (
     MIN_PROBABILITY,
     Recognition,
+    absolute_fit,
     jitter_ratio,
     leg_motion_asymmetry,
     recognize,
@@ -143,8 +145,11 @@ def test_recognises_every_spec(spec_id: str, noise_px: float, specs: dict[str, o
     assert found.best == spec_id, found.candidates[:3]
     assert found.candidates[0][1] >= MIN_PROBABILITY
     assert found.refusal is None
-    probs = [p for _id, p, _why in found.candidates]
-    assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0)
+    sure = [p for _id, p, _why in found.candidates]
+    assert sure == sorted(sure, reverse=True) and all(0.0 <= p <= 1.0 for p in sure)
+    # the certainty is absolute: never more than the spec's own fit, whatever the others do
+    fits = {f.spec_id: f.absolute for f in found.fits}
+    assert all(p <= fits[i] + 1e-12 for i, p, _why in found.candidates)
 
 
 @pytest.mark.parametrize(
@@ -207,6 +212,45 @@ def test_refuses_two_exercises_in_one_clip(pair: tuple[str, str], specs: dict[st
     assert {c[0] for c in found.candidates[:2]} == set(pair)
     assert found.refusal is not None
     assert f"'{pair[0]}'" in found.refusal and f"'{pair[1]}'" in found.refusal
+
+
+def test_attempts_rejected_as_too_fast_are_no_evidence(specs: dict[str, object]) -> None:
+    # Bridges thrown up and dropped in 0.5 s (under glute_bridge's min_rep_s): the rep counter
+    # rejects every one as too fast, so they say nothing for the bridge, and nothing is named.
+    track = fac.bridge_side_view(reps=8, drop_rep=None, rep_s=0.5, top_s=0.1, noise_px=1.0)[0]
+    found = recognize(track, specs)  # type: ignore[arg-type]
+    assert found.best is None
+    bridge = next(f for f in found.fits if f.spec_id == "glute_bridge")
+    assert bridge.result is not None and any(r.outcome == "too_fast" for r in bridge.result.reps)
+    assert bridge.features["items"] == 0 and bridge.absolute == 0.0
+
+
+def test_absolute_fit() -> None:
+    perfect = {"activity": 1.0, "form": 1.0, "laterality": 1.0, "posture": 1.0}
+    assert absolute_fit(perfect, True, False, False) == pytest.approx(1.0)
+    assert absolute_fit(perfect, False, False, False) == 0.0  # not judged from this view at all
+    assert absolute_fit({**perfect, "activity": 0.5}, True, False, False) == pytest.approx(0.5)
+    poor = {"activity": 1.0, "form": 0.0, "laterality": 0.0, "posture": 0.0}
+    assert absolute_fit(poor, True, False, False) == pytest.approx(0.6)  # reps, nothing else fits
+    # a check failing on every rep halves the fit when it is one of the spec's two absolute checks
+    assert absolute_fit({**perfect, "systematic": 0.5}, True, False, False) == pytest.approx(0.5)
+    assert absolute_fit({**perfect, "systematic": 1.0}, True, False, False) == 0.0
+    assert absolute_fit(perfect, True, True, True) == pytest.approx(0.85 * 0.6)
+
+
+def test_posture_is_a_hard_gate(specs: dict[str, object]) -> None:
+    # A person standing in front of the camera (3-D world landmarks say so): no spec done lying is
+    # even a candidate, whatever the picture alone would fit.
+    found = recognize(posture_track("standing_front", 15.0, frames=300), specs)  # type: ignore[arg-type]
+    assert found.posture is not None and found.posture.label == "standing"
+    postures = {specs[c[0]].posture for c in found.candidates}  # type: ignore[attr-defined]
+    assert postures == {"standing"}
+    assert found.best is None and found.refusal is not None
+    assert "it looks like someone standing" in found.refusal
+    # face down with straight legs (a plank): no known exercise is done that way
+    plank = recognize(posture_track("prone_side", 10.0, frames=300), specs)  # type: ignore[arg-type]
+    assert plank.best is None and plank.candidates == []
+    assert plank.refusal is not None and "none of the known exercises is done that way" in plank.refusal
 
 
 def test_threshold_is_a_parameter(specs: dict[str, object]) -> None:

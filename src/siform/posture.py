@@ -56,6 +56,11 @@ UP_STANDING = 0.75
 """Torso axis against camera-up (cosine) at or above which the torso points up: within about 40
 degrees, enough for a camera tilted down 25 degrees and a person leaning into a squat. Our rendered
 standing clips read 0.92-1.00 (median per clip)."""
+FRONT_UP_STANDING = 0.3
+"""Someone standing faces the horizon: the front of their body points at most this much up
+(cosine; standing clips read -0.38 to 0 as the camera tilts down). A person lying on their back
+filmed from a camera raised 40-50 degrees beyond their feet shows an upright torso in the picture
+and 0.77 "up" in 3-D, like someone standing, but their front points up the camera at 0.64."""
 UP_HORIZONTAL = 0.5
 """At or below this the torso lies down (60 degrees or more from up). Rendered lying clips read
 -0.2-0.2; a supine person seen from the feet by a camera raised 40 degrees would read 0.64, so that
@@ -121,18 +126,22 @@ def world_axes(world: npt.NDArray[np.floating]) -> dict[str, FloatArray]:
     front with the nose's direction; ``torso_thigh`` the angle between torso and thighs (degrees);
     ``depth`` the body joints' spread in depth over the torso length."""
     w = np.asarray(world, dtype=np.float64)
-    sh, hip, knee = _mid(w, _SH), _mid(w, _HIP), _mid(w, _KNEE)
+    sh, hip = _mid(w, _SH), _mid(w, _HIP)
     up = _unit(sh - hip)
     left = _unit((w[:, _SH[0]] - w[:, _SH[1]]) + (w[:, _HIP[0]] - w[:, _HIP[1]]))
     front = _unit(np.cross(left, up))
     nose = w[:, Landmark.NOSE] - sh
     nose_perp = _unit(nose - np.sum(nose * up, axis=-1, keepdims=True) * up)
-    thigh = _unit(knee - hip)
+    # the more bent of the two legs: on all fours one knee stays under the hips while the other
+    # leg may reach back (a bird-dog)
+    thighs = [_unit(w[:, k] - w[:, h]) for h, k in zip(_HIP, _KNEE, strict=True)]
     body = w[:, [*_SH, *_HIP, *_KNEE, *_ANKLE]]
     torso_len = np.linalg.norm(sh - hip, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         depth = (np.nanmax(body[..., 2], axis=1) - np.nanmin(body[..., 2], axis=1)) / torso_len
-        torso_thigh = np.degrees(np.arccos(np.clip(np.sum(up * thigh, axis=-1), -1.0, 1.0)))
+        torso_thigh = np.fmin(
+            *(np.degrees(np.arccos(np.clip(np.sum(up * t, axis=-1), -1.0, 1.0))) for t in thighs)
+        )
     return {
         "torso": -up[:, 1],
         "front": -front[:, 1],
@@ -192,7 +201,8 @@ def classify_frames(
         if has_world and ax is not None:
             torso = float(ax["torso"][i])
             if torso >= UP_STANDING:
-                label = STANDING if upright_img else UNKNOWN
+                facing_up = not float(ax["front"][i]) <= FRONT_UP_STANDING
+                label = STANDING if upright_img and not facing_up else UNKNOWN
             elif torso <= UP_HORIZONTAL and not upright_img:
                 front, left, nose = (float(ax[k][i]) for k in ("front", "left", "nose"))
                 label = _lying_kind(front, left, nose, float(ax["torso_thigh"][i]))

@@ -48,6 +48,7 @@ from siform.gate import elevation_mismatch
 from siform.landmarks import Landmark
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseTrack
+from siform.posture import SEEN, UNKNOWN, ClipPosture, observe
 from siform.specs.model import ExerciseSpec
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,9 +65,13 @@ class Fit:
 
     spec_id: str
     score: float
+    """Relative evidence: compared between candidates only (the softmax of :func:`recognize`)."""
     reason: str
     features: dict[str, float] = field(default_factory=dict)
     result: SessionResult | None = field(default=None, repr=False)
+    absolute: float = 0.0
+    """0..1: how well the recording fits this spec on its own, whatever the other specs do
+    (:func:`absolute_fit`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +79,16 @@ class Recognition:
     best: str | None
     """The recognised spec id, or None when the recogniser refuses to guess."""
     candidates: list[tuple[str, float, str]]
-    """(spec id, probability, reason), most probable first."""
+    """(spec id, certainty, reason), most certain first. The certainty is the spec's absolute fit
+    times its share of the evidence against the others (:func:`recognize`): a poor fit for every
+    spec is uncertain however it compares, and so is a tie between two good fits."""
     refusal: str | None = None
     """Why no exercise was named, in plain words (None when ``best`` is set)."""
     fits: list[Fit] = field(default_factory=list, repr=False)
     min_probability: float = MIN_PROBABILITY
+    posture: ClipPosture | None = None
+    """The person's posture over the recording (:mod:`siform.posture`); only specs it allows
+    were candidates."""
 
     def to_session(self) -> dict[str, Any]:
         """The ``recognition`` object of ``session.json``: choice, probability, runner-up."""
@@ -204,11 +214,14 @@ def _activity(spec: ExerciseSpec, result: SessionResult, track: PoseTrack) -> tu
     dur_s = max(float(t[-1] - t[0]) / 1000.0, 1e-3)
     f: dict[str, float] = {}
     if spec.kind == "reps":
-        moves = [r for r in result.reps if r.top_start_index is not None and r.outcome != "voided"]
-        misses = len(result.reps) - len(moves)
+        # Only counted reps are evidence. An attempt rejected as too fast, too slow or partial is
+        # a movement the spec does not describe (a fast squat is not a slow bridge), so it counts
+        # against; one cut off by the end of the recording says nothing either way.
+        moves = [r for r in result.reps if r.outcome == "complete" and r.top_start_index is not None]
+        misses = sum(1 for r in result.reps if r.outcome not in ("complete", "not_finished"))
         f["items"] = float(len(moves))
         f["cover"] = sum(r.end_index - r.start_index + 1 for r in moves) / n_found
-        f["miss_share"] = misses / len(result.reps) if result.reps else 0.0
+        f["miss_share"] = misses / (len(moves) + misses) if moves or misses else 0.0
         a = (
             min(1.0, f["items"] / MIN_ITEMS)
             * min(1.0, f["cover"] / FULL_COVER)
@@ -233,6 +246,30 @@ def _form(result: SessionResult, spec: ExerciseSpec) -> float:
     return sum(1 for c in checks if c.passed) / len(checks) if checks else NO_EVIDENCE
 
 
+SYSTEMATIC_SHARE = 0.8
+"""An absolute check failing on at least this share of the counted reps or holds (and on at least
+:data:`MIN_ITEMS` of them) fails systematically: see :func:`_systematic`."""
+
+
+def _systematic(result: SessionResult, spec: ExerciseSpec) -> float:
+    """Share of the spec's absolute checks that fail on (nearly) every counted rep or hold.
+
+    A patient's fault comes and goes from rep to rep; a check that fails every time says the
+    movement is another one (an ordinary squat read as a ball squat fails 'knees together' and
+    'toes forward' on every rep, by twice their limits). 0 when there are too few items to tell."""
+    absolute = [c.id for c in spec.checks if c.baseline == "absolute"]
+    items = [item for item in [*result.reps, *result.holds] if item.number]
+    if not absolute or len(items) < MIN_ITEMS:
+        return 0.0
+    bad = 0
+    for cid in absolute:
+        verdicts = [c.passed for item in items for c in item.checks if c.id == cid and c.scored]
+        failed = sum(1 for v in verdicts if v is False)
+        if len(verdicts) >= MIN_ITEMS and failed >= SYSTEMATIC_SHARE * len(verdicts):
+            bad += 1
+    return bad / len(absolute)
+
+
 def _posture(spec: ExerciseSpec, result: SessionResult, upright_share: float) -> float:
     """Share of frames whose torso lies as the spec's posture and matched view imply."""
     if spec.posture is None or result.view is None or not math.isfinite(upright_share):
@@ -243,12 +280,49 @@ def _posture(spec: ExerciseSpec, result: SessionResult, upright_share: float) ->
     return upright_share if expected else 1.0 - upright_share
 
 
+ABSOLUTE_BASE = 0.6
+"""Absolute fit of reps or holds that explain the recording, before the form, laterality and
+posture evidence add their :data:`ABSOLUTE_WEIGHTS` (a perfect fit is 1)."""
+ABSOLUTE_WEIGHTS = {"form": 0.2, "laterality": 0.1, "posture": 0.1}
+ELEVATION_FACTOR = 0.85
+"""Absolute fit kept when the camera faces the right way from another height than the spec's."""
+HIDDEN_FACTOR = 0.6
+"""Absolute fit kept when landmarks the spec's gate needs are mostly hidden."""
+
+
+def absolute_fit(
+    features: Mapping[str, float], view_matched: bool, elevation_off: bool, hidden: bool
+) -> float:
+    """0..1: how well one spec explains the recording on its own.
+
+    ``activity x (1 - systematic) x (0.6 + 0.2 form + 0.1 laterality + 0.1 posture)``, where
+    ``systematic`` is the share of absolute checks failing on (nearly) every rep
+    (:func:`_systematic`); scaled down when the camera height or hidden landmarks weaken the
+    reading, and 0 when the spec cannot be judged from this view at all. It does not look at other
+    specs, so a motion that fits none of them well (a lunge, a bird-dog) is a poor fit for each,
+    however they compare.
+    """
+    if not view_matched:
+        return 0.0
+    value = (
+        features["activity"]
+        * (1.0 - features.get("systematic", 0.0))
+        * (ABSOLUTE_BASE + sum(w * features[k] for k, w in ABSOLUTE_WEIGHTS.items()))
+    )
+    if elevation_off:
+        value *= ELEVATION_FACTOR
+    if hidden:
+        value *= HIDDEN_FACTOR
+    return float(min(1.0, max(0.0, value)))
+
+
 def fit(track: PoseTrack, spec: ExerciseSpec, upright_share: float, asymmetry: float) -> Fit:
     """Score how well ``spec`` explains ``track`` (see the module docstring)."""
     result = analyze_track(track, spec)
     activity, f = _activity(spec, result, track)
     f["activity"] = activity
     f["form"] = _form(result, spec)
+    f["systematic"] = _systematic(result, spec)
     f["posture"] = _posture(spec, result, upright_share)
     if spec.laterality == "unilateral" and result.side is not None and activity > 0:
         other = "right" if result.side == "left" else "left"
@@ -267,13 +341,16 @@ def fit(track: PoseTrack, spec: ExerciseSpec, upright_share: float, asymmetry: f
         - WEIGHTS["posture"] * (1.0 - f["posture"])
     )
     reasons = []
+    elevation_off = False
     if result.view is None:
         reasons.append("camera view does not match")
     elif elevation_mismatch(spec.view(result.view), result.setup.facing_measured):
         score -= ELEVATION_PENALTY
+        elevation_off = True
         reasons.append("camera height differs")
     vis = result.setup.visibility
     hidden = [n for n, v in vis.items() if not v >= spec.gate.min_visibility]
+    absolute = absolute_fit(f, result.view is not None, elevation_off, bool(hidden))
     if hidden:
         score -= HIDDEN_PENALTY
         reasons.append(f"{len(hidden)} needed landmark(s) hard to see")
@@ -283,7 +360,7 @@ def fit(track: PoseTrack, spec: ExerciseSpec, upright_share: float, asymmetry: f
         reasons.append(f"{100 * f['form']:.0f}% of form checks pass")
     if f["posture"] < 0.5:
         reasons.append(f"body not {spec.posture}")
-    return Fit(spec.id, score, "; ".join(reasons), f, result)
+    return Fit(spec.id, score, "; ".join(reasons), f, result, absolute)
 
 
 def _named(candidate: tuple[str, float, str]) -> str:
@@ -296,11 +373,14 @@ def recognize(
     min_probability: float = MIN_PROBABILITY,
     temperature: float = TEMPERATURE,
 ) -> Recognition:
-    """Which of ``specs`` is being done in ``track``, with a probability per candidate.
+    """Which of ``specs`` is being done in ``track``, with a certainty per candidate.
 
-    ``best`` is None (and ``refusal`` says why) when nobody is in view, when the landmarks do not
-    follow a body, when no spec's reps or holds explain the recording, or when the most probable
-    spec is below ``min_probability``.
+    Only specs whose posture the person's posture allows are candidates (a hard gate, see
+    :mod:`siform.posture`). Each gets an absolute fit (:func:`absolute_fit`) and a share of the
+    evidence against the others (a softmax of the scores); its certainty is the product. ``best``
+    is None (and ``refusal`` says why and what was seen) when nobody is in view, when the landmarks
+    do not follow a body, when no known exercise is done in this posture, when no spec's reps or
+    holds explain the recording, or when the most certain spec is below ``min_probability``.
     """
     if not specs:
         raise ValueError("no exercise specs to recognise from")
@@ -312,27 +392,40 @@ def recognize(
             None, [], "The landmarks jump from frame to frame instead of following one person "
             "steadily, so the exercise cannot be recognised."
         )  # fmt: skip
-    tilt = torso_tilt_deg(_pixels(track)[track.found])
+    px = _pixels(track)
+    posture = observe(px, track.world)
+    allowed = {k: s for k, s in specs.items() if posture.allows(s.posture)}
+    if not allowed:
+        return Recognition(
+            None, [], f"This looks like {SEEN[posture.label]}, and none of the known exercises is done "
+            "that way.", [], min_probability, posture,
+        )  # fmt: skip
+    tilt = torso_tilt_deg(px[track.found])
     tilt = tilt[np.isfinite(tilt)]
     upright = float(np.mean(tilt < UPRIGHT_MAX_TILT_DEG)) if tilt.size else float("nan")
     asymmetry = leg_motion_asymmetry(track)
-    fits = sorted((fit(track, s, upright, asymmetry) for s in specs.values()), key=lambda f: -f.score)
+    fits = [fit(track, s, upright, asymmetry) for s in allowed.values()]
     scores = np.array([f.score for f in fits])
     z = np.exp((scores - scores.max()) / temperature)
-    probs = z / z.sum()
-    candidates = [(f.spec_id, float(p), f.reason) for f, p in zip(fits, probs, strict=True)]
+    share = z / z.sum()
+    certainty = [f.absolute * float(p) for f, p in zip(fits, share, strict=True)]
+    order = sorted(range(len(fits)), key=lambda i: (-certainty[i], -fits[i].score))
+    fits = [fits[i] for i in order]
+    candidates = [(fits[j].spec_id, certainty[i], fits[j].reason) for j, i in enumerate(order)]
     top_two = " or ".join(_named(c) for c, f in zip(candidates[:2], fits, strict=False) if f.score > 0)
-    if fits[0].features["activity"] < MIN_ACTIVITY:
+    seen = f"it looks like {SEEN[posture.label]}; " if posture.label != UNKNOWN else ""
+    if max(f.features["activity"] for f in fits) < MIN_ACTIVITY:
         closest = f" (closest: {top_two})" if top_two else ""
         refusal = (
-            "None of the known exercises fits this recording: too few of their reps or holds were "
-            f"found{closest}."
+            f"None of the known exercises fits this recording: {seen}too few of their reps or holds "
+            f"were found{closest}."
         )
-        return Recognition(None, candidates, refusal, fits, min_probability)
+        return Recognition(None, candidates, refusal, fits, min_probability, posture)
     if candidates[0][1] < min_probability:
-        refusal = f"Not sure which exercise this is: {top_two}."
-        return Recognition(None, candidates, refusal, fits, min_probability)
-    return Recognition(candidates[0][0], candidates, None, fits, min_probability)
+        why = f" ({candidates[0][2]})" if candidates[0][2] else ""
+        refusal = f"Not sure which exercise this is: {seen}closest {top_two}{why}."
+        return Recognition(None, candidates, refusal, fits, min_probability, posture)
+    return Recognition(candidates[0][0], candidates, None, fits, min_probability, posture)
 
 
 def recognized_or_raise(recognition: Recognition) -> str:
