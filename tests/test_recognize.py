@@ -380,3 +380,55 @@ def test_cli_auto_refuses_without_a_person(tmp_path: Path, capsys: pytest.Captur
     assert "cannot be recognised" in err or "recognise the exercise" in err
     assert "--exercise ID" in err
     assert not (tmp_path / "o" / "session.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Off-target motions (rendered: squats, lunges, planks, bird-dogs, dead bugs, walking)
+# ---------------------------------------------------------------------------------------------
+
+OFFTARGET = sorted((ROOT / "sample_videos" / "offtarget").glob("*.mp4"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", OFFTARGET, ids=lambda c: c.stem)
+def test_names_no_off_target_motion(clip: Path, model_path: Path, specs: dict[str, object]) -> None:
+    from siform.review import estimate_track
+
+    assert json.loads(clip.with_suffix(".truth.json").read_text(encoding="utf-8"))["meta"]["spec"] is None
+    found = recognize(estimate_track(clip, model_path)[0], specs)  # type: ignore[arg-type]
+    assert found.best is None, found.candidates[:3]
+    assert found.refusal is not None
+    assert all(p < MIN_PROBABILITY for _id, p, _why in found.candidates)
+
+
+@pytest.mark.slow
+def test_cli_refuses_a_standing_squat_named_as_a_bridge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The person is standing; the glute bridge is done lying down: one line, and no check scored.
+    from siform.cli import EXIT_ERROR, main
+
+    clip = ROOT / "sample_videos" / "offtarget" / "squat_front.mp4"
+    code = main(["analyze", str(clip), "--exercise", "glute_bridge", "--no-video", "-o", str(tmp_path)])
+    assert code == EXIT_ERROR
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("siform:")]
+    assert len(said) == 1
+    assert "This looks like someone standing, but the glute bridge is done lying on your back." in said[0]
+    doc = json.loads((tmp_path / "session.json").read_text(encoding="utf-8"))
+    validate_session(doc)
+    assert doc["reps"] == [] and doc["holds"] == []
+    assert {u["check_id"] for u in doc["unscored_checks"]} == {"full_extension", "level_pelvis"}
+
+
+@pytest.mark.slow
+def test_cli_auto_refuses_an_ordinary_squat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from siform.cli import EXIT_ERROR, main
+
+    clip = ROOT / "sample_videos" / "offtarget" / "squat_front.mp4"
+    assert (
+        main(["analyze", str(clip), "--exercise", "auto", "--no-video", "-o", str(tmp_path / "o")])
+        == EXIT_ERROR
+    )
+    err = capsys.readouterr().err
+    assert "it looks like someone standing" in err and "--exercise ID" in err
+    assert not (tmp_path / "o" / "session.json").exists()
