@@ -1,17 +1,25 @@
 """Which exercise is this? Recognised from the poses, using only what the specs say.
 
-Every spec in ``exercise_specs/`` is tried on the whole recording with :func:`analyze_track`
-(cheap: all sixteen cost less than the pose model on a few frames), and scored on how well the
-recording fits it. Nothing here names an exercise; the evidence is what each spec defines:
+First the person's posture (standing, lying on the back, on one side, on hands and knees, face
+down: :mod:`siform.posture`, from MediaPipe's world landmarks and the image) is a hard gate: only
+specs done in that posture are candidates, so a standing squat is never weighed as a glute bridge,
+and someone face down with straight legs (a plank) is refused outright. When the posture is
+unclear, every spec stays a candidate.
 
-- *activity* (0..1): the driving signal made reps that reached the top band (or the hold
-  conditions held, with the person getting into and out of position), at least
-  :data:`MIN_ITEMS` of them, explaining at least :data:`FULL_COVER` of the recording. Attempts
-  that never reach the top count against it; one hold spanning the whole clip is a still posture,
-  not an exercise (:data:`STATIC_FACTOR`).
+Every candidate is tried on the whole recording with :func:`analyze_track` (cheap: all sixteen
+cost less than the pose model on a few frames), and scored on how well the recording fits it.
+Nothing here names an exercise; the evidence is what each spec defines:
+
+- *activity* (0..1): counted reps that reached the top band (or the hold conditions held, with
+  the person getting into and out of position), at least :data:`MIN_ITEMS` of them, explaining at
+  least :data:`FULL_COVER` of the recording. Attempts the rep counter rejects (too fast, too slow,
+  never reaching the top) are no evidence and count against it; one hold spanning the whole clip
+  is a still posture, not an exercise (:data:`STATIC_FACTOR`).
 - *form* (0..1): the share of the spec's absolute checks that pass on those reps or holds:
   someone doing another exercise mostly fails the checks of the one it resembles. Checks against
-  the person's own median pass by construction and are left out.
+  the person's own median pass by construction and are left out. *systematic* (0..1): the share
+  of absolute checks failing on nearly every rep (:func:`_systematic`), which a patient's fault
+  rarely does and another movement does.
 - *posture* (0..1): the share of frames whose torso lies as the spec's ``posture`` and the view
   the gate matched imply: upright in the image or across it (:data:`UPRIGHT_BY_POSTURE`).
 - *laterality* (0..1): for a unilateral spec, how much more the working side explains than the
@@ -19,18 +27,20 @@ recording fits it. Nothing here names an exercise; the evidence is what each spe
 - penalties when the camera height differs from the spec's views or the landmarks its gate
   needs are hidden.
 
-``score = activity x (6 + 4 form + 2 laterality - 6 (1 - posture)) - penalties``: the other
-evidence only counts as far as reps or holds were found. Probabilities are a softmax of the scores
-with :data:`TEMPERATURE` 0.8 (a score lead of 1.8 is 9 to 1). It was set on the synthetic clips of
-every spec (``benchmarks/recognize.py``): all were right, the closest call (a figure-4 stretch
-against band abduction, both seen from the side) at 0.81, so the probabilities are if anything
-modest there; a clip mixing two exercises lands near 0.5 and is refused.
+Two numbers come out of that. The *absolute fit* (:func:`absolute_fit`, 0..1) says how well the
+recording fits the spec on its own. The *share* compares candidates: a softmax of
+``score = activity x (6 + 4 form + 2 laterality - 6 (1 - posture)) - penalties`` with
+:data:`TEMPERATURE` 0.8 (a score lead of 1.8 is 9 to 1). The certainty shown is their product, so
+a poor fit for everything is uncertain however the candidates compare, and two equally good fits
+(a clip mixing two exercises) are at most 0.5 each.
 
-No exercise is named (``best`` None, ``refusal`` says why) when nobody is in view, when the
-landmarks jump about instead of following a body (:func:`jitter_ratio`), when no spec's activity
-reaches :data:`MIN_ACTIVITY`, or when the best is below :data:`MIN_PROBABILITY` (0.6: above the
-0.5 of two equally good fits, below the 0.8 of the closest right call): a wrong guess would be
-judged against the wrong checks, which is worse than asking.
+No exercise is named (``best`` None, ``refusal`` says why and what was seen) when nobody is in
+view, when the landmarks jump about instead of following a body (:func:`jitter_ratio`), when no
+known exercise is done in the person's posture, when no spec's activity reaches
+:data:`MIN_ACTIVITY`, or when the best certainty is below :data:`MIN_PROBABILITY` (0.6: above the
+0.5 of two equally good fits and of reps that fit nothing else): a wrong guess would be judged
+against the wrong checks, which is worse than asking. ``benchmarks/recognize.py --clips`` measures
+it on rendered clips of every exercise and of motions that are none of them.
 """
 
 from __future__ import annotations
