@@ -235,7 +235,7 @@ def _activity(spec: ExerciseSpec, result: SessionResult, track: PoseTrack) -> tu
         a = (
             min(1.0, f["items"] / MIN_ITEMS)
             * min(1.0, f["cover"] / FULL_COVER)
-            * (1.0 - 0.5 * f["miss_share"])
+            * (1.0 - f["miss_share"])
         )
     else:
         f["items"] = float(len(result.holds))
