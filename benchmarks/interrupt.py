@@ -75,7 +75,7 @@ def one_try(sig: signal.Signals, delay_s: float, video: bool, src: str | None) -
             "abort": "terminate called" in stderr or proc.returncode in (-6, 134),
             "lines": len(lines),
             "unchanged": snapshot(out) == before,
-            "stderr": stderr.strip()[-300:],
+            "stderr": stderr.strip()[-4000:] if "terminate called" in stderr else stderr.strip()[-300:],
         }
 
 
@@ -102,17 +102,18 @@ def main() -> int:
             + (" (finished before the signal)" if r["finished_first"] else ""),
             flush=True,
         )
-        if r["abort"] or r["traceback"] or not r["unchanged"] or r["lines"] != 1:
+        interrupted = not r["finished_first"]
+        if r["abort"] or r["traceback"] or (interrupted and (not r["unchanged"] or r["lines"] != 1)):
             print("    " + str(r["stderr"]).replace("\n", "\n    "))
         counts["tries"] += 1
         counts["abort"] += bool(r["abort"])
         counts["traceback"] += bool(r["traceback"])
-        counts["changed"] += not r["unchanged"]
+        counts["changed"] += interrupted and not r["unchanged"]  # a finished review writes, of course
         counts["finished_first"] += bool(r["finished_first"])
     print(
         f"{counts['tries']} tries: {counts['abort']} aborted (SIGABRT), {counts['traceback']} with a "
-        f"traceback, {counts['changed']} left the folder changed, {counts['finished_first']} finished "
-        "before the signal"
+        f"traceback, {counts['changed']} interrupted ones left the folder changed, "
+        f"{counts['finished_first']} finished before the signal"
     )
     return 0
 

@@ -305,24 +305,36 @@ def test_interrupted_review_leaves_the_folder_as_it_was(tmp_path: Path, model_pa
     """Ctrl-C or SIGTERM at several moments of a review (model loading, pass 1 on two lanes, the
     analysis, pass 2): exit 130 or 143 with one line, never MediaPipe's SIGABRT ("terminate called
     without an active exception", 14 of 32 Ctrl-Cs before the lanes were joined), and the output
-    folder byte for byte as before, with no staging folder left in it."""
-    out = tmp_path / "out"
-    earlier_results(out)
-    (out / "annotated.mp4").write_bytes(b"an earlier video")
-    before = folder_state(out)
-    tries = [(signal.SIGINT, 0.3), (signal.SIGTERM, 1.5), (signal.SIGINT, 4.0), (signal.SIGTERM, 7.0),
-             (signal.SIGINT, 10.0), (signal.SIGTERM, 14.0)]  # fmt: skip
-    for sig, delay_s in tries:
+    folder byte for byte as before, with no staging folder left in it. The moments are shares of
+    an uninterrupted review's time on this machine, so a fast machine is interrupted as early."""
+
+    def start(out: Path) -> tuple[subprocess.Popen[str], float]:
+        """A review into ``out``, and the time its staging folder appeared (its work begins)."""
         cmd = [sys.executable, "-m", "siform", "analyze", BRIDGE, "-e", "glute_bridge", "--out", out]
         proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, preexec_fn=_default_sigint)  # fmt: skip
         deadline = time.monotonic() + 120
-        while not any(p.name.startswith(review.STAGING_PREFIX) for p in out.iterdir()):
+        while not (out.is_dir() and any(p.name.startswith(review.STAGING_PREFIX) for p in out.iterdir())):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the review never started"
-            time.sleep(0.05)
-        time.sleep(delay_s)  # the review has started: pass 1 (and later stages for longer waits)
-        assert proc.poll() is None, f"the review ended within {delay_s} s: interrupt it earlier"
+            time.sleep(0.02)
+        return proc, time.monotonic()
+
+    proc, began = start(tmp_path / "whole")
+    _stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    review_s = time.monotonic() - began
+
+    out = tmp_path / "out"
+    earlier_results(out)
+    (out / "annotated.mp4").write_bytes(b"an earlier video")
+    before = folder_state(out)
+    shares = [0.01, 0.1, 0.25, 0.4, 0.55, 0.7]  # not later: a signal as the process exits kills it
+    for k, share in enumerate(shares):
+        sig = (signal.SIGINT, signal.SIGTERM)[k % 2]
+        proc, began = start(out)
+        time.sleep(max(0.0, began + share * review_s - time.monotonic()))
+        assert proc.poll() is None, f"the review ended within {share:.0%} of {review_s:.1f} s"
         proc.send_signal(sig)
         _stdout, stderr = proc.communicate(timeout=120)
         want = 130 if sig == signal.SIGINT else 143
@@ -330,10 +342,14 @@ def test_interrupted_review_leaves_the_folder_as_it_was(tmp_path: Path, model_pa
         # process by SIGINT once siform returned 130 (-2 here): what a shell shows as 130 too.
         assert proc.returncode in ((want, -2) if want == 130 else (want,)), (
             sig.name,
-            delay_s,
+            share,
             proc.returncode,
+            stderr,
         )
         assert "terminate called" not in stderr and "Traceback" not in stderr
         lines = [line for line in stderr.splitlines() if line.strip()]
-        assert lines == ["siform: interrupted." if want == 130 else "siform: stopped (SIGTERM)."], stderr
-        assert folder_state(out) == before, (sig.name, delay_s)
+        assert lines == ["siform: interrupted." if want == 130 else "siform: stopped (SIGTERM)."], (
+            share,
+            stderr,
+        )
+        assert folder_state(out) == before, (sig.name, share)
