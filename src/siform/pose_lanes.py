@@ -30,6 +30,7 @@ thread and is always joined.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from siform.errors import SiformError
-from siform.pose import PoseEstimator, PoseFrame
+from siform.pose import STOP_SIGNALS, PoseEstimator, PoseFrame
 from siform.sources import Frame, VideoFileSource
 
 WARMUP_FRAMES = 30
@@ -77,6 +78,10 @@ def _second_half(
     ready: threading.Event,
     on_pose: Callable[[], None] | None = None,
 ) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        # Signals are the main thread's to handle; this thread and the decoder and MediaPipe
+        # threads it starts never take them (see pose.stop_signals_blocked).
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         with VideoFileSource(path) as source, PoseEstimator("video", model_path=model_path) as estimator:
             for frame in source.frames_from(max(0, middle - WARMUP_FRAMES)):
