@@ -64,6 +64,8 @@ GENERATORS: dict[str, Make] = {
 KNOWN_CLIPS: dict[str, str] = {
     "single_leg_lift_right_legdrop": "refused, not misnamed: certainty 0.57 (fit 0.92 x share 0.62 "
     "against the glute bridge; two of its five reps let the straight leg sag, as in a bridge)",
+    "pillow_squeeze_side": "refused, not misnamed: certainty 0.58 (its holds were found but not one check "
+    "could be scored on them, so only the driving signal speaks for it: fit 0.72 x 0.8)",
 }
 """Sample clips --exercise auto does not name, and why (strict xfails)."""
 

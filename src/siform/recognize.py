@@ -224,19 +224,21 @@ def _activity(spec: ExerciseSpec, result: SessionResult, track: PoseTrack) -> tu
     dur_s = max(float(t[-1] - t[0]) / 1000.0, 1e-3)
     f: dict[str, float] = {}
     if spec.kind == "reps":
-        # Only counted reps are evidence. An attempt rejected as too fast, too slow or partial is
-        # a movement the spec does not describe (a fast squat is not a slow bridge), so it counts
-        # against; one cut off by the end of the recording says nothing either way.
+        # Only counted reps are evidence. An attempt at another tempo (too fast, too slow) is a
+        # movement the spec does not describe (a quick step is not a slow pelvic list), so it
+        # weighs fully against; a partial attempt (noise near the top band, a tired rep) half as
+        # much; one cut off by the end of the recording says nothing either way.
         moves = [r for r in result.reps if r.outcome == "complete" and r.top_start_index is not None]
-        misses = sum(1 for r in result.reps if r.outcome not in ("complete", "not_finished"))
+        tempo = sum(1 for r in result.reps if r.outcome in ("too_fast", "too_slow"))
+        others = sum(
+            1 for r in result.reps if r.outcome not in ("complete", "not_finished", "too_fast", "too_slow")
+        )
+        attempts = len(moves) + tempo + others
         f["items"] = float(len(moves))
         f["cover"] = sum(r.end_index - r.start_index + 1 for r in moves) / n_found
-        f["miss_share"] = misses / (len(moves) + misses) if moves or misses else 0.0
-        a = (
-            min(1.0, f["items"] / MIN_ITEMS)
-            * min(1.0, f["cover"] / FULL_COVER)
-            * (1.0 - f["miss_share"])
-        )
+        f["miss_share"] = (tempo + others) / attempts if attempts else 0.0
+        penalty = (tempo + 0.5 * others) / attempts if attempts else 0.0
+        a = min(1.0, f["items"] / MIN_ITEMS) * min(1.0, f["cover"] / FULL_COVER) * (1.0 - penalty)
     else:
         f["items"] = float(len(result.holds))
         f["cover"] = sum(h.held_s for h in result.holds) / dur_s
@@ -297,6 +299,10 @@ ABSOLUTE_WEIGHTS = {"form": 0.2, "laterality": 0.1, "posture": 0.1}
 ELEVATION_FACTOR = 0.85
 """Absolute fit kept when the camera faces the right way from another height than the spec's."""
 HIDDEN_FACTOR = 0.6
+NO_CHECK_FACTOR = 0.8
+"""Absolute fit kept when not one check could be scored on the reps or holds found: only the
+driving signal moved as the spec's does, and nothing of its form was measured (a dead bug's
+alternating legs make two minimum-length band-abduction holds from a side camera: 0.72, now 0.58)."""
 """Absolute fit kept when landmarks the spec's gate needs are mostly hidden."""
 
 
@@ -308,7 +314,8 @@ def absolute_fit(
     ``activity x (1 - systematic) x (0.6 + 0.2 form + 0.1 laterality + 0.1 posture)``, where
     ``systematic`` is the share of absolute checks failing on (nearly) every rep
     (:func:`_systematic`); scaled down when the camera height or hidden landmarks weaken the
-    reading, and 0 when the spec cannot be judged from this view at all. It does not look at other
+    reading or no check at all could be scored (``scored`` 0), and 0 when the spec cannot be judged
+    from this view at all. It does not look at other
     specs, so a motion that fits none of them well (a lunge, a bird-dog) is a poor fit for each,
     however they compare.
     """
@@ -323,6 +330,8 @@ def absolute_fit(
         value *= ELEVATION_FACTOR
     if hidden:
         value *= HIDDEN_FACTOR
+    if features.get("scored", 1.0) == 0:
+        value *= NO_CHECK_FACTOR
     return float(min(1.0, max(0.0, value)))
 
 
@@ -333,6 +342,8 @@ def fit(track: PoseTrack, spec: ExerciseSpec, upright_share: float, asymmetry: f
     f["activity"] = activity
     f["form"] = _form(result, spec)
     f["systematic"] = _systematic(result, spec)
+    counted = [item for item in [*result.reps, *result.holds] if item.number]
+    f["scored"] = float(sum(1 for item in counted for c in item.checks if c.scored))
     f["posture"] = _posture(spec, result, upright_share)
     if spec.laterality == "unilateral" and result.side is not None and activity > 0:
         other = "right" if result.side == "left" else "left"
