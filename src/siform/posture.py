@@ -26,6 +26,7 @@ the gate and the recogniser treat as no evidence: a wrong refusal costs the pati
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -137,7 +138,8 @@ def world_axes(world: npt.NDArray[np.floating]) -> dict[str, FloatArray]:
     thighs = [_unit(w[:, k] - w[:, h]) for h, k in zip(_HIP, _KNEE, strict=True)]
     body = w[:, [*_SH, *_HIP, *_KNEE, *_ANKLE]]
     torso_len = np.linalg.norm(sh - hip, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without a person: all NaN
         depth = (np.nanmax(body[..., 2], axis=1) - np.nanmin(body[..., 2], axis=1)) / torso_len
         torso_thigh = np.fmin(
             *(np.degrees(np.arccos(np.clip(np.sum(up * t, axis=-1), -1.0, 1.0))) for t in thighs)
