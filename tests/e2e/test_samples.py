@@ -75,6 +75,29 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
         "verdicts": "hips_down is not judged on hold 2 (hips lifted 7 cm, truth limit 4 cm): the hold clock "
         "did not count that hold",
     },
+    "hamstring_stretch_right": {
+        "verdicts": "other_leg_flat passes hold 1, the other thigh lifted 22 degrees (truth hip 154.9): "
+        "siform reads the other hip at 179.7 against its 160 minimum",
+    },
+    "isometric_squat_side": {
+        "verdicts": "knee_depth fails hold 1, a knee at 116 degrees that the truth passes: siform reads "
+        "122.6",
+    },
+    "lying_glute_stretch_side": {
+        "reps": "0 of 2 holds counted (the hold clock never ran), so hold 2's knee opened 30 degrees is "
+        "not judged",
+        "verdicts": "support_at_90 is not judged on hold 2 (knee opened 30 degrees): no hold was counted",
+    },
+    "side_plank_front_right_holdout": {
+        "reps": "1 of 2 holds counted: hold 2, sagging 8 cm, is not timed",
+        "verdicts": "hold 2 (sag 8 cm, body line 163) is not timed, so neither straight_line nor no_sag "
+        "judges it",
+    },
+    "single_leg_lift_right_holdout": {
+        "reps": "0 of 6 reps counted on this body (male, jitter 1.5)",
+        "verdicts": "no rep counted, so the pelvic drop of 10 degrees, the 15-degree leg drop and the short "
+        "lift are never judged",
+    },
 }
 
 
