@@ -66,6 +66,12 @@ KNOWN_CLIPS: dict[str, str] = {
     "against the glute bridge; two of its five reps let the straight leg sag, as in a bridge)",
     "pillow_squeeze_side": "refused, not misnamed: certainty 0.58 (its holds were found but not one check "
     "could be scored on them, so only the driving signal speaks for it: fit 0.72 x 0.8)",
+    # held-out clips of issue 12 (benchmarks/recognize.py --clips): refused, none misnamed
+    "isometric_squat_side": "refused, not misnamed: certainty 0.54 (fit 0.68)",
+    "lying_glute_stretch_side": "refused, not misnamed: certainty 0.56 (band abduction lying, fit 0.57)",
+    "side_plank_front_right_holdout": "refused, not misnamed: certainty 0.54 (fit 0.54)",
+    "single_leg_lift_right_holdout": "refused, not misnamed: the rep counter reads the whole clip as one "
+    "unfinished rep, so no rep is evidence",
 }
 """Sample clips --exercise auto does not name, and why (strict xfails)."""
 
