@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siform.landmarks import NUM_LANDMARKS, Landmark
+from siform.pose import PoseTrack
 
 Vec = npt.NDArray[np.float64]
 SCALE = 2.5
@@ -94,3 +95,31 @@ def pose(
             world[t, idx] = (w[0], w[1], 0.0 if flat_world else w[2])
             image[t, idx] = (CENTRE[0] + SCALE * 100.0 * w[0], CENTRE[1] + SCALE * 100.0 * w[1])
     return image, world
+
+
+def posture_track(placement: str, pitch: float, frames: int = 90) -> PoseTrack:
+    """A still body (:func:`pose`) as a PoseTrack (640x480, 30 fps)."""
+    px, world = pose(placement, pitch, frames=frames, noise_m=0.005)
+    image = np.full((frames, 33, 5), np.nan, dtype=np.float32)
+    image[..., 0] = px[..., 0] / 640.0
+    image[..., 1] = px[..., 1] / 480.0
+    image[..., 2] = 0.0
+    image[..., 3:] = 1.0
+    # landmarks the factory does not place sit on a joint it does (arms along the body, feet at the
+    # ankles, the face at the nose), all visible
+    for lm in Landmark:
+        if not np.isnan(image[0, lm, 0]):
+            continue
+        side = lm.name.split("_")[0]
+        if side not in ("LEFT", "RIGHT"):
+            src = Landmark.NOSE
+        elif any(k in lm.name for k in ("HEEL", "FOOT")):
+            src = Landmark[f"{side}_ANKLE"]
+        elif any(k in lm.name for k in ("EYE", "EAR", "MOUTH")):
+            src = Landmark.NOSE
+        else:  # elbow, wrist and hand
+            src = Landmark[f"{side}_HIP"]
+        image[:, lm] = image[:, src]
+        world[:, lm] = world[:, src]
+    t = np.round(np.arange(frames) * 1000.0 / 30.0).astype(np.int64)
+    return PoseTrack(t, image, world, 640, 480)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from factories_posture import posture_track
 from siform.gate import (
     FRONT_MIN_WIDTH_RATIO,
     FRONT_MIN_WIDTH_RATIO_SIDE_LYING,
@@ -247,38 +248,8 @@ _NEAR_LEFT = ["left_shoulder", "left_hip", "left_knee", "left_ankle"]
 """A spec's gate landmarks with the near side resolved to the left."""
 
 
-def _posture_track(placement: str, pitch: float, frames: int = 90) -> PoseTrack:
-    """A still body from :mod:`factories_posture` as a PoseTrack (640x480, 30 fps)."""
-    import factories_posture as fp
-
-    px, world = fp.pose(placement, pitch, frames=frames, noise_m=0.005)
-    image = np.full((frames, 33, 5), np.nan, dtype=np.float32)
-    image[..., 0] = px[..., 0] / 640.0
-    image[..., 1] = px[..., 1] / 480.0
-    image[..., 2] = 0.0
-    image[..., 3:] = 1.0
-    # landmarks the factory does not place sit on a joint it does (arms along the body, feet at the
-    # ankles, the face at the nose), all visible
-    for lm in Landmark:
-        if not np.isnan(image[0, lm, 0]):
-            continue
-        side = lm.name.split("_")[0]
-        if side not in ("LEFT", "RIGHT"):
-            src = Landmark.NOSE
-        elif any(k in lm.name for k in ("HEEL", "FOOT")):
-            src = Landmark[f"{side}_ANKLE"]
-        elif any(k in lm.name for k in ("EYE", "EAR", "MOUTH")):
-            src = Landmark.NOSE
-        else:  # elbow, wrist and hand
-            src = Landmark[f"{side}_HIP"]
-        image[:, lm] = image[:, src]
-        world[:, lm] = world[:, src]
-    t = np.round(np.arange(frames) * 1000.0 / 30.0).astype(np.int64)
-    return PoseTrack(t, image, world, 640, 480)
-
-
 def test_standing_person_fails_a_lying_exercise_with_one_line() -> None:
-    track = _posture_track("standing_front", 15.0)
+    track = posture_track("standing_front", 15.0)
     spec = load_spec(ROOT / "exercise_specs" / "glute_bridge.toml")
     px = track.image_px()
     verdict = assess_setup(spec, track.image, px, [], _NEAR_LEFT, world=track.world)
@@ -294,11 +265,11 @@ def test_standing_person_fails_a_lying_exercise_with_one_line() -> None:
 
 
 def test_matching_posture_passes_the_posture_gate() -> None:
-    standing = _posture_track("standing_front", 15.0)
+    standing = posture_track("standing_front", 15.0)
     squat = load_spec(ROOT / "exercise_specs" / "ball_squat.toml")
     verdict = assess_setup(squat, standing.image, standing.image_px(), [], _NEAR_LEFT, world=standing.world)
     assert posture_refusal(verdict) is None and verdict.view == "front"
-    lying = _posture_track("supine_side", 25.0)
+    lying = posture_track("supine_side", 25.0)
     bridge = load_spec(ROOT / "exercise_specs" / "glute_bridge.toml")
     assert (
         posture_refusal(
@@ -313,7 +284,7 @@ def test_matching_posture_passes_the_posture_gate() -> None:
 
 
 def test_posture_refusal_scores_no_check_even_with_a_forced_view() -> None:
-    track = _posture_track("standing_front", 15.0)
+    track = posture_track("standing_front", 15.0)
     spec = load_spec(ROOT / "exercise_specs" / "glute_bridge.toml")
     for view in (None, "raised_side"):
         result = analyze_track(track, spec, view=view)
