@@ -98,6 +98,10 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
         "verdicts": "no rep counted, so the pelvic drop of 10 degrees, the 15-degree leg drop and the short "
         "lift are never judged",
     },
+    "piriformis_stretch_feet": {
+        "reps": "0 of 2 holds counted from the feet end (the hold clock never ran)",
+        "verdicts": "pelvis_flat is not judged on hold 2, which the truth fails: no hold was counted",
+    },
 }
 
 
