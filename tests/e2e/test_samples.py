@@ -102,6 +102,9 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
         "reps": "0 of 2 holds counted from the feet end (the hold clock never ran)",
         "verdicts": "pelvis_flat is not judged on hold 2, which the truth fails: no hold was counted",
     },
+    "pelvic_list_holdout": {
+        "reps": "2 of 3 reps counted on this body (jitter 1.3); the counted ones' verdicts are the truth's",
+    },
 }
 
 
