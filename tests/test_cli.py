@@ -170,3 +170,26 @@ def test_unexpected_error_is_one_line_and_debug_shows_the_traceback() -> None:
     out = subprocess.run([*cmd, "--debug", "exercises"], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "Traceback" in out.stderr and "KeyError: 'missing key'" in out.stderr
+
+
+def test_the_printed_summary_never_rounds_a_lost_point_to_full_marks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The terminal line agrees with the report: 99.6 is 99 / 100, and holds that ended early and
+    a rep cut off by the end of the recording are said, each once."""
+    from siform.cli import _print_summary
+
+    session = {
+        "setup": {"ok": True, "hints": []},
+        "exercise": {"name": "Side plank", "kind": "hold"},
+        "side": "left",
+        "summary": {"done": 2, "prescribed": 3, "mean_score": 99.6, "attempts_not_counted": 2,
+                    "not_finished": 1, "holds_short": 1, "most_frequent_fault": None},
+        "source": {"unusable": []},
+    }  # fmt: skip
+    _print_summary(session, {"session": tmp_path / "session.json"})
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line == (
+        "Side plank (left side): 2 of 3 holds, average score 99 / 100, 1 ended before the prescribed "
+        "time, 1 attempt(s) not counted (see the report), 1 not finished when the recording ended."
+    )

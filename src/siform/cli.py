@@ -236,6 +236,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _print_summary(session: dict[str, Any], files: dict[str, Path]) -> None:
+    from siform.report.text import fmt_score
+
     summary = session.get("summary") or {}
     setup = session["setup"]
     name = session["exercise"]["name"]
@@ -246,10 +248,18 @@ def _print_summary(session: dict[str, Any], files: dict[str, Path]) -> None:
     if summary:
         unit = "reps" if session["exercise"]["kind"] == "reps" else "holds"
         score = summary.get("mean_score")
-        score_text = f", average score {score:.0f}/100" if score is not None else ""
-        missed = summary.get("attempts_not_counted") or 0
+        # The report's rounding: a set that lost anything never reads 100 / 100 here either.
+        score_text = f", average score {fmt_score(score)}" if score is not None else ""
+        unfinished = summary.get("not_finished") or 0  # also among the attempts not counted
+        missed = (summary.get("attempts_not_counted") or 0) - unfinished
         missed_text = f", {missed} attempt(s) not counted (see the report)" if missed else ""
-        print(f"{name}{side}: {summary['done']} of {summary['prescribed']} {unit}{score_text}{missed_text}.")
+        short = summary.get("holds_short") or 0
+        short_text = f", {short} ended before the prescribed time" if short else ""
+        unfinished_text = f", {unfinished} not finished when the recording ended" if unfinished else ""
+        print(
+            f"{name}{side}: {summary['done']} of {summary['prescribed']} {unit}"
+            f"{score_text}{short_text}{missed_text}{unfinished_text}."
+        )
         if summary.get("most_frequent_fault"):
             print(f"Most frequent fault: {summary['most_frequent_fault']}")
     for part in session["source"]["unusable"]:
