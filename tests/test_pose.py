@@ -92,3 +92,79 @@ def test_track_rejects_mismatched_shapes() -> None:
         PoseTrack(
             np.zeros(3, np.int64), np.zeros((3, 33, 4), np.float32), np.zeros((3, 33, 3), np.float32), 1, 1
         )
+
+
+_OPEN_AND_CLOSE = """
+import os, sys
+import numpy as np
+model = sys.argv[1]
+image = np.zeros((240, 320, 3), np.uint8)
+if sys.argv[2] == "bare":  # MediaPipe as it comes: the control that shows the trap would see it
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+    opts = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=model),
+                                        running_mode=vision.RunningMode.VIDEO)
+    lm = vision.PoseLandmarker.create_from_options(opts)
+    lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=image), 0)
+    lm.close()
+else:
+    from siform.pose import PoseEstimator
+    from siform.sources import Frame
+    with PoseEstimator("video", model_path=model) as est:
+        assert os.environ["https_proxy"] != os.environ["SIFORM_TEST_TRAP"]
+        est(Frame(0, 0, image))
+    # the user's own proxy settings are back once no landmarker is open
+    assert os.environ["https_proxy"] == os.environ["SIFORM_TEST_TRAP"], os.environ["https_proxy"]
+print("done")
+"""
+
+
+@pytest.mark.slow
+def test_mediapipe_sends_nothing_out_when_siform_closes_it(model_path: Path, tmp_path: Path) -> None:
+    """MediaPipe posts usage logs to Google when a landmarker closes. A trap proxy on loopback
+    stands in for the network: bare MediaPipe connects to it; through siform nothing does."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    def run(how: str) -> int:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        server.settimeout(0.2)
+        seen: list[bytes] = []
+        stop = threading.Event()
+
+        def accept() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(2)
+                try:
+                    seen.append(conn.recv(200))
+                except OSError:
+                    seen.append(b"")
+                conn.close()
+
+        thread = threading.Thread(target=accept)
+        thread.start()
+        trap = f"http://127.0.0.1:{server.getsockname()[1]}"
+        env = {**os.environ, "https_proxy": trap, "HTTPS_PROXY": trap, "SIFORM_TEST_TRAP": trap}
+        env.pop("no_proxy", None)
+        env.pop("NO_PROXY", None)
+        try:
+            out = subprocess.run([sys.executable, "-c", _OPEN_AND_CLOSE, str(model_path), how],
+                                 env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        finally:
+            stop.set()
+            thread.join()
+            server.close()
+        assert out.returncode == 0 and "done" in out.stdout, out.stderr[-2000:]
+        return len(seen)
+
+    assert run("bare") >= 1, "the control: bare MediaPipe did not try to reach anything"
+    assert run("siform") == 0

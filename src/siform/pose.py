@@ -111,12 +111,55 @@ Ctrl-C can land between two bytecodes of any cleanup (even at the start of ``__e
 whatever such a race leaves open is closed at exit, before the interpreter tears down."""
 
 
+_NOWHERE = "http://127.0.0.1:9"
+"""A proxy nobody listens on (the discard port of this very machine): a connection to it is
+refused before anything leaves the computer."""
+_PROXY_VARS = ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
+_proxy_lock = threading.Lock()
+_proxy_holders = 0
+_saved_proxy_env: dict[str, str | None] = {}
+
+
+def _send_mediapipe_reports_nowhere() -> None:
+    """MediaPipe's native library posts usage logs to Google (play.googleapis.com) when a landmarker
+    closes, with no switch to turn it off; it honours the https proxy of the environment. So while
+    any landmarker is open the proxy points at a closed local port, and the patient's machine sends
+    nothing (strace: only a refused connect to 127.0.0.1:9, no DNS lookup). The user's own settings
+    come back when the last landmarker has closed (tests/test_pose.py). Paired with
+    :func:`_restore_proxy_env`, once per landmarker."""
+    global _proxy_holders
+    with _proxy_lock:
+        if _proxy_holders == 0:
+            _saved_proxy_env.clear()
+            _saved_proxy_env.update({k: os.environ.get(k) for k in _PROXY_VARS})
+            for key in _PROXY_VARS:
+                os.environ.pop(key, None)
+            os.environ["https_proxy"] = os.environ["HTTPS_PROXY"] = _NOWHERE
+        _proxy_holders += 1
+
+
+def _restore_proxy_env() -> None:
+    global _proxy_holders
+    with _proxy_lock:
+        _proxy_holders = max(_proxy_holders - 1, 0)
+        if _proxy_holders == 0 and _saved_proxy_env:
+            for key, value in _saved_proxy_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            _saved_proxy_env.clear()
+
+
 def _close_quietly(landmarker: Any) -> None:
     """Close a landmarker with its native chatter captured: a graph closed soon after it was built
     (an interrupted review) still logs its start-up lines, from its own threads, until it stops."""
-    _OPEN_LANDMARKERS.pop(id(landmarker), None)
-    with _native_stderr_to_debug_log():
-        landmarker.close()
+    try:
+        with _native_stderr_to_debug_log():
+            landmarker.close()
+    finally:
+        _OPEN_LANDMARKERS.pop(id(landmarker), None)
+        _restore_proxy_env()
 
 
 @atexit.register
@@ -195,9 +238,11 @@ class PoseEstimator:
         landmarker = None
         try:
             with _native_stderr_to_debug_log():
+                _send_mediapipe_reports_nowhere()
                 landmarker = vision.PoseLandmarker.create_from_options(options)
                 _OPEN_LANDMARKERS[id(landmarker)] = landmarker
         except (RuntimeError, ValueError) as exc:
+            _restore_proxy_env()  # no landmarker to close: give its hold on the proxy back here
             raise ModelError(
                 f"MediaPipe could not load the pose model {path.name} ({exc}).",
                 "Delete it and run 'siform models' to get a fresh copy.",
@@ -207,6 +252,8 @@ class PoseEstimator:
             # still running when the interpreter exits aborts the process (SIGABRT).
             if landmarker is not None:
                 _close_quietly(landmarker)
+            else:
+                _restore_proxy_env()
             raise
         self._landmarker = landmarker
         self._closed = False
