@@ -193,3 +193,33 @@ def test_the_printed_summary_never_rounds_a_lost_point_to_full_marks(
         "Side plank (left side): 2 of 3 holds, average score 99 / 100, 1 ended before the prescribed "
         "time, 1 attempt(s) not counted (see the report), 1 not finished when the recording ended."
     )
+
+
+
+_SIGNAL_DURING_IMPORT = """
+import builtins, os, signal, sys
+import siform.entry
+sig = getattr(signal, sys.argv[1])
+real_import = builtins.__import__
+def importing(name, *args, **kwargs):
+    if name == "siform.cli" and "siform.cli" not in sys.modules:
+        os.kill(os.getpid(), sig)  # a real signal, at the worst moment
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = importing
+sys.argv[1:] = ["exercises"]
+sys.exit(siform.entry.main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "line"),
+    [("SIGINT", 130, "siform: interrupted."), ("SIGTERM", 143, "siform: stopped (SIGTERM).")],
+)
+def test_a_signal_while_the_command_line_is_imported_is_one_line(sig: str, code: int, line: str) -> None:
+    """Importing the command line takes a good part of a second on a slow laptop; a Ctrl-C or
+    SIGTERM landing there ends in one line, not in Python's traceback."""
+    out = subprocess.run([sys.executable, "-c", _SIGNAL_DURING_IMPORT, sig],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip() == line
+    assert out.returncode == code

@@ -1,5 +1,5 @@
 import sys
 
-from siform.cli import main
+from siform.entry import main
 
 sys.exit(main())
