@@ -84,6 +84,9 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
         "122.6",
     },
     "lying_glute_stretch_side": {
+        "outputs": "the setup gate finds no view it can judge from (the crossed ankle, a gate "
+        "landmark, is hidden behind the supporting thigh: visibility 0.48 against 0.5), so analyze "
+        "exits 1 and writes no annotated video",
         "reps": "0 of 2 holds counted (the hold clock never ran), so hold 2's knee opened 30 degrees is "
         "not judged",
         "verdicts": "support_at_90 is not judged on hold 2 (knee opened 30 degrees): no hold was counted",
@@ -99,6 +102,7 @@ KNOWN_DISCREPANCIES: dict[str, dict[str, str]] = {
         "lift are never judged",
     },
     "piriformis_stretch_feet": {
+        "outputs": "no hold is counted, so analyze exits 1 ('No holds were found')",
         "reps": "0 of 2 holds counted from the feet end (the hold clock never ran)",
         "verdicts": "pelvis_flat is not judged on hold 2, which the truth fails: no hold was counted",
     },
