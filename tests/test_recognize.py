@@ -70,6 +70,8 @@ KNOWN_CLIPS: dict[str, str] = {
     "isometric_squat_side": "refused, not misnamed: certainty 0.54 (fit 0.68)",
     "lying_glute_stretch_side": "refused, not misnamed: certainty 0.56 (band abduction lying, fit 0.57)",
     "side_plank_front_right_holdout": "refused, not misnamed: certainty 0.54 (fit 0.54)",
+    "piriformis_stretch_feet": "refused, not misnamed: posture unknown on 99% of frames (a lying person "
+    "from the feet end), closest band abduction lying at 0.16; review counts no hold on it either",
     "single_leg_lift_right_holdout": "refused, not misnamed: the rep counter reads the whole clip as one "
     "unfinished rep, so no rep is evidence",
 }
