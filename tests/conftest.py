@@ -6,10 +6,13 @@ download from MediaPipe's storage and build the bundle from the PyPI wheel inste
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -54,3 +57,15 @@ def ffmpeg(*args: str) -> None:
 
     exe = imageio_ffmpeg.get_ffmpeg_exe()
     subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (it is not a package), registered under its own name so
+    its dataclasses resolve; the tests score with the benchmark's own rules, not a copy of them."""
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -7,32 +7,18 @@ drops the subset below the issue's targets, shows at once.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from siform.results import Rep
 
-from conftest import ROOT
+from conftest import ROOT, load_benchmark
 
-
-def _load() -> ModuleType:
-    path = ROOT / "benchmarks" / "accuracy.py"
-    spec = importlib.util.spec_from_file_location("accuracy", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-acc = _load()
+acc = load_benchmark("accuracy")  # its near_limit is the one tolerance both use
 
 FAST_SUBSET = ["bridge_raised_side", "adduction_front", "ballsquat_front", "pelvic_list_left"]
 # The signal targets, on the signals of the subset that measure them: trunk lean and the pelvis's

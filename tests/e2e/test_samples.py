@@ -19,13 +19,11 @@ be the truth's.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
@@ -35,23 +33,14 @@ from siform.review import review_video
 from siform.session import validate_session
 from siform.specs.load import find_spec
 
-from conftest import ROOT
+from conftest import ROOT, load_benchmark
 
 pytestmark = pytest.mark.slow
 
 
-def _accuracy() -> ModuleType:
-    """The accuracy benchmark's module: its ``near_limit`` is the one tolerance both use."""
-    path = ROOT / "benchmarks" / "accuracy.py"
-    spec = importlib.util.spec_from_file_location("accuracy", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
-acc = _accuracy()
+acc = load_benchmark("accuracy")  # its near_limit is the one tolerance both use
 
 CLIPS = sorted((ROOT / "sample_videos").glob("*.mp4"))
 DOORS = ("cli", "api")
