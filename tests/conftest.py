@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,3 +70,12 @@ def load_benchmark(name: str) -> ModuleType:
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Any:
+    """Every sample clip reviewed once per door for the whole test session (``e2e/sample_runs.py``)."""
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from sample_runs import Runs
+
+    return Runs(tmp_path_factory.mktemp("samples"), model_path)

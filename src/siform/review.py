@@ -74,6 +74,8 @@ class ReviewOutput:
     problems: list[str] = field(default_factory=list)
     """Why the review is incomplete, one plain sentence each (empty when nothing is wrong). The
     outputs are written either way; the command line exits non-zero when there are any."""
+    track: PoseTrack | None = None
+    """The poses the review judged (pass 1), for callers that compare other paths on the same poses."""
 
 
 def prefetched(frames: Iterable[Frame], depth: int = PREFETCH_FRAMES) -> Iterator[Frame]:
@@ -421,4 +423,5 @@ def review_video(
     files["report"] = out_dir / "report.html"
     html = render_report(session, result.t_ms, result.signals, thumbnails, history or [], charts)
     files["report"].write_text(html, encoding="utf-8")
-    return ReviewOutput(out_dir, session, result, files, review_problems(result, spec, unusable, path.name))
+    problems = review_problems(result, spec, unusable, path.name)
+    return ReviewOutput(out_dir, session, result, files, problems, track)
