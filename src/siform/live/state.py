@@ -83,3 +83,5 @@ class LiveView:
     keys_help: str = "space: pause   n: next set   q: quit"
     extra: dict[str, str] = field(default_factory=dict)
     """Anything else worth a small line (e.g. "recording" when --record is on)."""
+    kind: Literal["reps", "hold"] = "reps"
+    """What the counters count (the spec's ``kind``): the overlay words them "reps" or "holds"."""
