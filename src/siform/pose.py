@@ -212,6 +212,7 @@ class PoseEstimator:
         model_path: str | Path | None = None,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        num_poses: int = 1,
     ) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -228,7 +229,7 @@ class PoseEstimator:
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=running_mode,
-            num_poses=1,
+            num_poses=num_poses,
             min_pose_detection_confidence=min_detection_confidence,
             min_pose_presence_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
@@ -257,6 +258,9 @@ class PoseEstimator:
             raise
         self._landmarker = landmarker
         self._closed = False
+        self.people = 0
+        """People found in the last frame (VIDEO mode); more than one only with ``num_poses`` > 1, which
+        the live app's crowd check uses (H2); the PoseFrame is always the first person."""
 
     @staticmethod
     def _mp_image(frame: Frame) -> Any:
@@ -286,6 +290,7 @@ class PoseEstimator:
                 result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
         else:
             result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
+        self.people = len(result.pose_landmarks)
         return _from_result(result, frame.index, frame.t_ms)
 
     def submit(self, frame: Frame) -> None:
