@@ -29,6 +29,7 @@ import numpy as np
 from siform.engine import HoldEvent, RepEvent
 from siform.gate import assess_setup
 from siform.landmarks import EDGES
+from siform.live.cues import CueGate, rep_cue, rep_message
 from siform.live.state import Counter, HoldClock, LastItem, LiveView, Phase
 from siform.pipeline import LiveSession, SessionResult, _resolve_gate_names, near_side
 from siform.pose import PoseFrame
@@ -101,26 +102,11 @@ class Tick:
     """Reps and holds that ended on this frame, with their set number: journal them now."""
     finished: list[SetRecord] = field(default_factory=list)
     """Sets (sides) that ended on this frame."""
+    say: str | None = None
+    """A cue that appeared on this frame: to be spoken now, once."""
 
 
 Describe = Callable[[Rep | Hold, ExerciseSpec], str]
-
-
-def plain_description(item: Rep | Hold, spec: ExerciseSpec) -> str:
-    """The last rep or hold in words: its score and its worst failing check with its number.
-    (The window's own wording is ``siform.live.cues.rep_message``; this is the coach's fallback.)"""
-    if isinstance(item, Rep) and not item.number:
-        return f"Not counted ({item.outcome.replace('_', ' ')}, {item.duration_s:.1f} s)."
-    kind = "Hold" if isinstance(item, Hold) else "Rep"
-    head = (
-        f"{kind} {item.number}: {item.score:.0f}/100." if item.score is not None else f"{kind} {item.number}."
-    )
-    failed = item.failed
-    if not failed:
-        return head
-    c = failed[0]
-    value = f" ({c.value:.0f} {c.unit})" if c.value is not None and c.unit == "deg" else ""
-    return f"{head} {c.name}{value}: {c.cue}" if c.cue else f"{head} {c.name}{value}."
 
 
 class Coach:
@@ -133,12 +119,17 @@ class Coach:
         plan: Plan,
         width: int,
         height: int,
-        describe: Describe = plain_description,
+        describe: Describe = rep_message,
+        cue_of: Callable[[Rep | Hold, ExerciseSpec], str | None] = rep_cue,
+        cues: CueGate | None = None,
     ) -> None:
         self.spec = spec
         self.plan = plan
         self.width, self.height = width, height
         self.describe = describe
+        self.cue_of = cue_of
+        self.cues = cues or CueGate()
+        self._offer: str | None = None
         self.set_number = 1
         self.side_index = 0
         self.first_side: str | None = plan.side
@@ -232,16 +223,25 @@ class Coach:
         elif self._nobody_since is None:
             self._nobody_since = pose.t_ms
         if self.finished or self._paused_key:
-            return tick
+            return self._step_cue(tick)
         if self._phase == "rest":
             self._rest_tick()
-            if self._phase == "rest":
-                return tick
         if self._phase == "setup":
             self._setup_frame(pose, tick)
-            return tick
-        if self._phase == "active":
+        elif self._phase == "active":
             self._active_frame(pose, tick)
+        return self._step_cue(tick)
+
+    def _step_cue(self, tick: Tick) -> Tick:
+        """One cue at a time (:class:`~siform.live.cues.CueGate`): none while paused."""
+        if self.pause_reason is not None:
+            self.cues.clear(self._now)
+            self._offer = None
+        shown = self.cues.step(self._now, self._offer)
+        self._offer = None
+        self._cue = shown.text
+        if shown.new:
+            tick.say = shown.text
         return tick
 
     def idle(self, now_ms: int, lost: str | None) -> Tick:
@@ -252,7 +252,7 @@ class Coach:
             self._landmarks = None
         if not self.finished and not self._paused_key and self._phase == "rest":
             self._rest_tick()
-        return Tick()
+        return self._step_cue(Tick())
 
     def key(self, key: str) -> Tick:
         """``space`` pause/resume, ``n`` next set (ends this one, or the rest), ``q``/``esc`` quit."""
@@ -366,7 +366,7 @@ class Coach:
             any(getattr(c, "provisional", False) for c in item.checks),
         )
         failed = item.failed
-        self._cue = failed[0].cue if failed else None
+        self._offer = self.cue_of(item, self.spec)
         self._failing = self._segments([c.id for c in failed])
         self._failing_until = pose.t_ms + FAILING_SHOW_MS
         if self._counted >= self.plan.per_set:
