@@ -318,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("exercises", help="list the exercises siform knows, with their views and checks")
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
     p.set_defaults(func=cmd_exercises)
+
+    from siform.server import command as server_command
+
+    server_command.add_parser(sub)
     return parser
 
 

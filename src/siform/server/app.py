@@ -1,0 +1,759 @@
+"""The FastAPI app: web pages for therapists (cookie login), a JSON API for patients' devices (token).
+
+Who may do what (``tests/server/test_authorization.py`` checks every route against every role):
+
+- A therapist, logged in on the web, sees and changes only their own patients; another therapist's
+  patient is "not found" (404), exactly as a patient that does not exist, so ids cannot be probed.
+- A patient's paired device (``Authorization: Bearer sfd_...``) uploads and reads only that patient's
+  sessions; any other patient's URL is 404 too. An expired or revoked token is 401.
+- Nobody else gets anything but the login page, pairing and ``/healthz``.
+
+Every form post carries a CSRF token; every read or change of a patient's data writes an audit
+event. The app keeps no state between requests (logins and rate-limit counts are in the database),
+so any number of workers can serve one database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from siform import __version__
+from siform.server import security
+from siform.server.db import make_engine, session_factory
+from siform.server.models import (
+    AuditEvent,
+    Device,
+    Invite,
+    Patient,
+    SessionRecord,
+    Therapist,
+    WebLogin,
+    utcnow,
+)
+from siform.server.settings import Settings, load_settings
+from siform.server.uploads import CheckedUpload, UploadRefusedError, check_upload
+
+LOGIN_COOKIE = "siform_login"
+"""The therapist's login (a random token; its sha256 is a ``web_logins`` row)."""
+FORM_COOKIE = "siform_form"
+"""Binds the login form's CSRF token before anyone is logged in."""
+API = "/api/v1"
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",  # health data: no copies in shared or browser caches
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+ERROR_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "not_json",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+class NotLoggedInError(Exception):
+    """A therapist page without a valid login: pages redirect to /login, posts get 401."""
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One database session per request (the engine's pool is shared by the whole worker)."""
+    with request.app.state.factory() as db:
+        yield db
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+
+def login_of(request: Request, db: Session) -> tuple[Therapist, str] | None:
+    """The therapist whose unexpired login the request's cookie holds, with the cookie's token."""
+    token = request.cookies.get(LOGIN_COOKIE)
+    if not token:
+        return None
+    row = db.get(WebLogin, security.sha256_hex(token))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    therapist = db.get(Therapist, row.therapist_id)
+    return (therapist, token) if therapist is not None else None
+
+
+class Web:
+    """A logged-in therapist and the CSRF token of their login (for the page's forms)."""
+
+    def __init__(self, therapist: Therapist, token: str, secret: str) -> None:
+        self.therapist = therapist
+        self.token = token
+        self._secret = secret
+        self.csrf = security.csrf_token(secret, "web", token)
+
+    def check_csrf(self, given: str | None) -> None:
+        if not security.csrf_ok(self._secret, "web", self.token, given):
+            raise HTTPException(
+                403, "The form is out of date or did not come from this site; reload the page."
+            )
+
+
+def web(request: Request, db: Db) -> Web:
+    found = login_of(request, db)
+    if found is None:
+        raise NotLoggedInError
+    return Web(*found, request.app.state.settings.secret_key)
+
+
+WebUser = Annotated[Web, Depends(web)]
+Csrf = Annotated[str | None, Form()]
+
+
+def _templates() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("siform.server", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t is not None else "never"
+    return env
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The app over ``settings`` (default: from the environment); the database must be migrated
+    (``siform serve`` does it before starting workers; tests call ``db.upgrade``)."""
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.database_url)
+    factory = session_factory(engine)
+    templates = _templates()
+    app = FastAPI(
+        title="siform therapist server", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.factory = factory
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def address(request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    def secure(request: Request) -> bool:
+        return settings.cookie_secure == "always" or request.url.scheme == "https"
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(request=request, **context)
+        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+    def audit(
+        db: Session, request: Request, kind: str, actor: str, patient: Patient, action: str, detail: str = ""
+    ) -> None:
+        db.add(
+            AuditEvent(
+                actor_kind=kind,
+                actor_id=actor,
+                therapist_id=patient.therapist_id,
+                patient_id=patient.id,
+                action=action,
+                detail=detail[:500],
+                address=address(request)[:64],
+            )
+        )
+
+    @app.exception_handler(NotLoggedInError)
+    def _not_logged_in(request: Request, _exc: NotLoggedInError) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse({"error": "not_logged_in", "message": "Log in first."}, status_code=401)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The API answers JSON; a page answers a page (with the logged-in header when there is one)."""
+        headers = dict(exc.headers or {})
+        message = str(exc.detail)
+        if request.url.path.startswith(API + "/"):
+            return JSONResponse(
+                {"error": ERROR_CODES.get(exc.status_code, "error"), "message": message},
+                status_code=exc.status_code,
+                headers=headers,
+            )
+        titles = {404: "Not found", 403: "Not allowed", 422: "Not accepted", 405: "Not allowed"}
+        response = page(
+            request,
+            "error.html",
+            exc.status_code,
+            user=None,
+            status=exc.status_code,
+            title=titles.get(exc.status_code, "Error"),
+            message=message,
+        )
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(UploadRefusedError)
+    def _refused(_request: Request, exc: UploadRefusedError) -> Response:
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+
+    # -- therapist login ----------------------------------------------------------------------------
+
+    def own_patient(db: Session, user: Web, patient_id: str) -> Patient:
+        patient = db.get(Patient, patient_id)
+        if patient is None or patient.therapist_id != user.therapist.id:
+            raise HTTPException(404, "No such patient.")
+        return patient
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "siform": __version__}
+
+    @app.get("/")
+    def root(request: Request, db: Db) -> Response:
+        return RedirectResponse("/patients" if login_of(request, db) else "/login", status_code=303)
+
+    def login_page(
+        request: Request, status: int = 200, error: str | None = None, email: str = ""
+    ) -> HTMLResponse:
+        form_token = request.cookies.get(FORM_COOKIE) or security.new_login_token()
+        response = page(
+            request,
+            "login.html",
+            status,
+            error=error,
+            email=email,
+            csrf=security.csrf_token(settings.secret_key, "login", form_token),
+        )
+        response.set_cookie(
+            FORM_COOKIE,
+            form_token,
+            max_age=3600,
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+            path="/login",
+        )
+        return response
+
+    @app.get("/login")
+    def login_form(request: Request, db: Db) -> Response:
+        if login_of(request, db):
+            return RedirectResponse("/patients", status_code=303)
+        return login_page(request)
+
+    @app.post("/login")
+    def login(
+        request: Request,
+        db: Db,
+        email: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+        csrf: Csrf = None,
+    ) -> Response:
+        if not security.csrf_ok(settings.secret_key, "login", request.cookies.get(FORM_COOKIE), csrf):
+            return login_page(request, 403, "The login form was out of date; please try again.", email)
+        email = email.strip().lower()
+        account_key, address_key = f"login:account:{email}", f"login:address:{address(request)}"
+        window, limit = settings.login_window_s, settings.login_max_failures
+        if (
+            security.failures_since(db, account_key, window) >= limit
+            or security.failures_since(db, address_key, window) >= 4 * limit
+        ):
+            response = login_page(
+                request, 429, f"Too many failed logins; try again in {window // 60} minutes.", email
+            )
+            response.headers["Retry-After"] = str(window)
+            return response
+        therapist = db.scalar(select(Therapist).where(Therapist.email == email))
+        if not security.verify_password(therapist.password_hash if therapist else None, password):
+            security.record_failure(db, [account_key, address_key], window)
+            db.commit()
+            return login_page(request, 401, "E-mail address or password is wrong.", email)
+        assert therapist is not None
+        security.clear_failures(db, account_key)
+        token = security.new_login_token()
+        db.add(
+            WebLogin(
+                token_hash=security.sha256_hex(token),
+                therapist_id=therapist.id,
+                expires_at=utcnow() + timedelta(hours=settings.session_hours),
+            )
+        )
+        db.commit()
+        response = RedirectResponse("/patients", status_code=303)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            token,
+            max_age=settings.session_hours * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=secure(request),
+            path="/",
+        )
+        response.delete_cookie(FORM_COOKIE, path="/login")
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, db: Db, user: WebUser, csrf: Csrf = None) -> Response:
+        user.check_csrf(csrf)
+        db.execute(delete(WebLogin).where(WebLogin.token_hash == security.sha256_hex(user.token)))
+        db.commit()
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    # -- therapist pages ----------------------------------------------------------------------------
+
+    @app.get("/patients")
+    def patients(request: Request, db: Db, user: WebUser) -> Response:
+        rows = db.execute(
+            select(Patient, func.count(SessionRecord.id), func.max(SessionRecord.uploaded_at))
+            .outerjoin(SessionRecord, SessionRecord.patient_id == Patient.id)
+            .where(Patient.therapist_id == user.therapist.id)
+            .group_by(Patient.id)
+            .order_by(Patient.label)
+        ).all()
+        return page(request, "patients.html", user=user, rows=rows)
+
+    def new_invite(db: Session, patient: Patient) -> str:
+        code = security.new_invite_code()
+        db.add(
+            Invite(
+                patient_id=patient.id,
+                code_hash=security.sha256_hex(code),
+                expires_at=utcnow() + timedelta(hours=settings.invite_hours),
+            )
+        )
+        return code
+
+    def invite_page(request: Request, user: Web, patient: Patient, code: str) -> HTMLResponse:
+        base = str(request.base_url).rstrip("/")
+        return page(
+            request,
+            "invite.html",
+            201,
+            user=user,
+            patient=patient,
+            code=code,
+            server=base,
+            hours=settings.invite_hours,
+        )
+
+    @app.post("/patients")
+    def add_patient(
+        request: Request, db: Db, user: WebUser, label: Annotated[str, Form()] = "", csrf: Csrf = None
+    ) -> Response:
+        user.check_csrf(csrf)
+        label = " ".join(label.split())[:200]
+        if not label:
+            raise HTTPException(422, "Give the patient a name, initials or chart number.")
+        patient = Patient(therapist_id=user.therapist.id, label=label)
+        db.add(patient)
+        db.flush()
+        code = new_invite(db, patient)
+        audit(db, request, "therapist", user.therapist.id, patient, "patient.created")
+        audit(db, request, "therapist", user.therapist.id, patient, "invite.created")
+        db.commit()
+        return invite_page(request, user, patient, code)
+
+    @app.get("/patients/{patient_id}")
+    def patient_page(request: Request, db: Db, user: WebUser, patient_id: str) -> Response:
+        patient = own_patient(db, user, patient_id)
+        sessions = db.scalars(
+            select(SessionRecord)
+            .where(SessionRecord.patient_id == patient.id)
+            .order_by(SessionRecord.recorded_utc.desc())
+        ).all()
+        devices = db.scalars(
+            select(Device).where(Device.patient_id == patient.id).order_by(Device.created_at)
+        ).all()
+        audit(db, request, "therapist", user.therapist.id, patient, "patient.viewed")
+        db.commit()
+        return page(
+            request,
+            "patient.html",
+            user=user,
+            patient=patient,
+            sessions=sessions,
+            devices=devices,
+            now=utcnow(),
+        )
+
+    @app.post("/patients/{patient_id}/invites")
+    def add_invite(request: Request, db: Db, user: WebUser, patient_id: str, csrf: Csrf = None) -> Response:
+        user.check_csrf(csrf)
+        patient = own_patient(db, user, patient_id)
+        code = new_invite(db, patient)
+        audit(db, request, "therapist", user.therapist.id, patient, "invite.created")
+        db.commit()
+        return invite_page(request, user, patient, code)
+
+    @app.post("/patients/{patient_id}/devices/{device_id}/revoke")
+    def revoke_device(
+        request: Request, db: Db, user: WebUser, patient_id: str, device_id: str, csrf: Csrf = None
+    ) -> Response:
+        user.check_csrf(csrf)
+        patient = own_patient(db, user, patient_id)
+        device = db.get(Device, device_id)
+        if device is None or device.patient_id != patient.id:
+            raise HTTPException(404, "No such device.")
+        if device.revoked_at is None:
+            device.revoked_at = utcnow()
+            audit(db, request, "therapist", user.therapist.id, patient, "device.revoked", device.name)
+        db.commit()
+        return RedirectResponse(f"/patients/{patient.id}", status_code=303)
+
+    @app.get("/patients/{patient_id}/sessions/{session_id}")
+    def session_page(request: Request, db: Db, user: WebUser, patient_id: str, session_id: str) -> Response:
+        patient = own_patient(db, user, patient_id)
+        record = db.get(SessionRecord, session_id)
+        if record is None or record.patient_id != patient.id:
+            raise HTTPException(404, "No such session.")
+        audit(db, request, "therapist", user.therapist.id, patient, "session.viewed", record.id)
+        db.commit()
+        return page(
+            request,
+            "session.html",
+            user=user,
+            patient=patient,
+            record=record,
+            doc=json.loads(record.document),
+        )
+
+    @app.get("/patients/{patient_id}/audit")
+    def audit_page(request: Request, db: Db, user: WebUser, patient_id: str) -> Response:
+        patient = own_patient(db, user, patient_id)
+        events = db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.patient_id == patient.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(1000)
+        ).all()
+        audit(db, request, "therapist", user.therapist.id, patient, "audit.viewed")
+        db.commit()
+        return page(request, "audit.html", user=user, patient=patient, events=events)
+
+    @app.get("/audit")
+    def audit_all(request: Request, db: Db, user: WebUser) -> Response:
+        """Every event of this therapist's patients, deleted ones included (their pages are gone)."""
+        events = db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.therapist_id == user.therapist.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(1000)
+        ).all()
+        return page(request, "audit.html", user=user, patient=None, events=events)
+
+    def export_doc(db: Session, patient: Patient) -> dict[str, Any]:
+        sessions = db.scalars(
+            select(SessionRecord)
+            .where(SessionRecord.patient_id == patient.id)
+            .order_by(SessionRecord.recorded_utc)
+        ).all()
+        devices = db.scalars(select(Device).where(Device.patient_id == patient.id)).all()
+        events = db.scalars(
+            select(AuditEvent).where(AuditEvent.patient_id == patient.id).order_by(AuditEvent.id)
+        ).all()
+
+        def iso(t: Any) -> str | None:
+            return t.isoformat(timespec="seconds") if t is not None else None
+
+        return {
+            "kind": "siform.patient_export",
+            "exported_utc": iso(utcnow()),
+            "patient": {"id": patient.id, "label": patient.label, "created_utc": iso(patient.created_at)},
+            "devices": [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "paired_utc": iso(d.created_at),
+                    "expires_utc": iso(d.expires_at),
+                    "revoked_utc": iso(d.revoked_at),
+                    "last_used_utc": iso(d.last_used_at),
+                }
+                for d in devices
+            ],
+            "sessions": [
+                {
+                    "id": s.id,
+                    "uploaded_utc": iso(s.uploaded_at),
+                    "session_key": s.session_key,
+                    "document": json.loads(s.document),
+                }
+                for s in sessions
+            ],
+            "audit": [
+                {
+                    "at_utc": iso(e.at),
+                    "actor": e.actor_kind,
+                    "actor_id": e.actor_id,
+                    "action": e.action,
+                    "detail": e.detail,
+                }
+                for e in events
+            ],
+        }
+
+    def export_response(doc: dict[str, Any], patient: Patient) -> Response:
+        body = json.dumps(doc, indent=1, ensure_ascii=False)
+        return Response(
+            body,
+            media_type="application/json",
+            headers={
+                **PAGE_HEADERS,
+                "Content-Disposition": f'attachment; filename="siform-patient-{patient.id}.json"',
+            },
+        )
+
+    @app.get("/patients/{patient_id}/export")
+    def export_patient(request: Request, db: Db, user: WebUser, patient_id: str) -> Response:
+        patient = own_patient(db, user, patient_id)
+        audit(db, request, "therapist", user.therapist.id, patient, "patient.exported")
+        db.commit()
+        return export_response(export_doc(db, patient), patient)
+
+    @app.post("/patients/{patient_id}/delete")
+    def delete_patient(
+        request: Request,
+        db: Db,
+        user: WebUser,
+        patient_id: str,
+        csrf: Csrf = None,
+        confirm: Annotated[str, Form()] = "",
+    ) -> Response:
+        user.check_csrf(csrf)
+        patient = own_patient(db, user, patient_id)
+        if confirm.strip() != "delete":
+            raise HTTPException(422, "Type 'delete' to confirm that all of this patient's data goes.")
+        n = db.scalar(
+            select(func.count()).select_from(SessionRecord).where(SessionRecord.patient_id == patient.id)
+        )
+        for table in (SessionRecord, Device, Invite):
+            db.execute(delete(table).where(table.patient_id == patient.id))
+        audit(
+            db,
+            request,
+            "therapist",
+            user.therapist.id,
+            patient,
+            "patient.deleted",
+            f"{n} session(s), devices and invites deleted",
+        )
+        db.execute(delete(Patient).where(Patient.id == patient.id))
+        db.commit()
+        return RedirectResponse("/patients", status_code=303)
+
+    # -- device API -----------------------------------------------------------------------------------
+
+    def device_of(request: Request, db: Session) -> Device:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        device = None
+        if scheme.lower() == "bearer" and token.strip():
+            device = db.scalar(select(Device).where(Device.token_hash == security.sha256_hex(token.strip())))
+        now = utcnow()
+        if device is None or device.revoked_at is not None or device.expires_at <= now:
+            why = "expired or revoked" if device is not None else "missing or unknown"
+            raise HTTPException(
+                401,
+                f"The device token is {why}; pair this device again with a new invite "
+                "code from your therapist.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        device.last_used_at = now
+        return device
+
+    def device_patient(request: Request, db: Session, patient_id: str) -> tuple[Device, Patient]:
+        device = device_of(request, db)
+        if device.patient_id != patient_id:
+            raise HTTPException(404, "No such patient.")
+        patient = db.get(Patient, patient_id)
+        assert patient is not None  # a device row is deleted with its patient
+        return device, patient
+
+    @app.post(f"{API}/pair")
+    def pair(request: Request, db: Db, body: dict[str, Any]) -> Response:
+        """Trade an invite code for a device token (shown once; the server keeps only its hash)."""
+        key = f"pair:address:{address(request)}"
+        window, limit = settings.login_window_s, 4 * settings.login_max_failures
+        if security.failures_since(db, key, window) >= limit:
+            return JSONResponse(
+                {"error": "rate_limited", "message": "Too many wrong invite codes; try later."},
+                status_code=429,
+                headers={"Retry-After": str(window)},
+            )
+        code, name = body.get("code"), body.get("device_name") or "device"
+        if not isinstance(code, str) or not isinstance(name, str):
+            raise HTTPException(422, 'Send {"code": "XXXX-XXXX-XXXX", "device_name": "..."}.')
+        invite = db.scalar(
+            select(Invite).where(
+                Invite.code_hash == security.sha256_hex(security.normalize_invite_code(code))
+            )
+        )
+        now = utcnow()
+        if invite is None or invite.used_at is not None or invite.expires_at <= now:
+            security.record_failure(db, [key], window)
+            db.commit()
+            return JSONResponse(
+                {
+                    "error": "invalid_code",
+                    "message": "This invite code is unknown, used or "
+                    "expired; ask your therapist for a new one.",
+                },
+                status_code=403,
+            )
+        invite.used_at = now
+        token = security.new_device_token()
+        device = Device(
+            patient_id=invite.patient_id,
+            name=" ".join(name.split())[:200] or "device",
+            token_hash=security.sha256_hex(token),
+            expires_at=now + timedelta(days=settings.token_days),
+        )
+        db.add(device)
+        patient = db.get(Patient, invite.patient_id)
+        assert patient is not None
+        db.flush()
+        audit(db, request, "patient", device.id, patient, "device.paired", device.name)
+        db.commit()
+        return JSONResponse(
+            {
+                "token": token,
+                "patient_id": patient.id,
+                "device_id": device.id,
+                "expires_utc": device.expires_at.isoformat(timespec="seconds"),
+            },
+            status_code=201,
+        )
+
+    def store(db: Session, request: Request, device: Device, patient: Patient, up: CheckedUpload) -> Response:
+        existing = db.scalar(
+            select(SessionRecord).where(
+                SessionRecord.patient_id == patient.id, SessionRecord.session_key == up.session_key
+            )
+        )
+        if existing is None:
+            summary = up.doc.get("summary") or {}
+            record = SessionRecord(
+                patient_id=patient.id,
+                session_key=up.session_key,
+                content_sha256=up.content_sha256,
+                schema_version=up.doc["schema_version"],
+                exercise_id=up.doc["exercise"]["id"][:100],
+                exercise_name=up.doc["exercise"]["name"][:200],
+                recorded_utc=up.doc["created_utc"][:40],
+                done=summary.get("done"),
+                prescribed=summary.get("prescribed"),
+                mean_score=summary.get("mean_score"),
+                device_id=device.id,
+                document=up.canonical,
+            )
+            db.add(record)
+            audit(db, request, "patient", device.id, patient, "session.uploaded", record.exercise_id)
+            try:
+                db.commit()
+            except IntegrityError:  # the same session, stored by a concurrent retry a moment ago
+                db.rollback()
+            else:
+                return JSONResponse({"id": record.id, "duplicate": False}, status_code=201)
+            existing = db.scalar(
+                select(SessionRecord).where(
+                    SessionRecord.patient_id == patient.id, SessionRecord.session_key == up.session_key
+                )
+            )
+            assert existing is not None
+        else:
+            db.commit()  # the device's last use
+        if existing.content_sha256 != up.content_sha256:
+            raise UploadRefusedError(
+                409, "conflict", "A different document with this session id is already stored."
+            )
+        return JSONResponse({"id": existing.id, "duplicate": True}, status_code=200)
+
+    @app.post(f"{API}/patients/{{patient_id}}/sessions")
+    async def upload(request: Request, patient_id: str) -> Response:
+        """Store one ``session.json`` (idempotent: a retry answers 200 with the stored id)."""
+
+        def authorize() -> None:
+            with factory() as db:
+                device_patient(request, db, patient_id)
+
+        await run_in_threadpool(authorize)  # 401/404 before a byte of the body is read
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise UploadRefusedError(
+                415, "not_json", "Send the session document as application/json; videos are never uploaded."
+            )
+        limit = settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise UploadRefusedError(413, "too_large", f"The upload is larger than {limit} bytes.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise UploadRefusedError(413, "too_large", f"The upload is larger than {limit} bytes.")
+        checked = await run_in_threadpool(check_upload, bytes(body), limit)
+
+        def save() -> Response:
+            with factory() as db:
+                device, patient = device_patient(request, db, patient_id)
+                return store(db, request, device, patient, checked)
+
+        return await run_in_threadpool(save)
+
+    @app.get(f"{API}/patients/{{patient_id}}/sessions")
+    def list_sessions(request: Request, db: Db, patient_id: str) -> dict[str, Any]:
+        _device, patient = device_patient(request, db, patient_id)
+        rows = db.scalars(
+            select(SessionRecord)
+            .where(SessionRecord.patient_id == patient.id)
+            .order_by(SessionRecord.recorded_utc)
+        ).all()
+        db.commit()
+        return {
+            "sessions": [
+                {
+                    "id": r.id,
+                    "session_key": r.session_key,
+                    "exercise": r.exercise_id,
+                    "recorded_utc": r.recorded_utc,
+                }
+                for r in rows
+            ]
+        }
+
+    @app.get(f"{API}/patients/{{patient_id}}/sessions/{{session_id}}")
+    def get_session(request: Request, db: Db, patient_id: str, session_id: str) -> Response:
+        device, patient = device_patient(request, db, patient_id)
+        record = db.get(SessionRecord, session_id)
+        if record is None or record.patient_id != patient.id:
+            raise HTTPException(404, "No such session.")
+        audit(db, request, "patient", device.id, patient, "session.viewed", record.id)
+        db.commit()
+        return Response(record.document, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    @app.get(f"{API}/patients/{{patient_id}}/export")
+    def export_own(request: Request, db: Db, patient_id: str) -> Response:
+        device, patient = device_patient(request, db, patient_id)
+        audit(db, request, "patient", device.id, patient, "patient.exported")
+        db.commit()
+        return export_response(export_doc(db, patient), patient)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory (``siform serve`` passes settings to its workers through the environment)."""
+    return create_app()
