@@ -15,7 +15,6 @@ every frame (measured: 29 ms a frame instead of 19 on a sample clip) and change 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 
 from siform.live.camera import CameraFeed, Feed, FileFeed, Pace
-from siform.live.coach import Coach, SetRecord, Tick
+from siform.live.coach import Coach, Plan, Tick
 from siform.live.state import LiveView
 from siform.pose import PoseEstimator
 from siform.sources import Frame
@@ -173,21 +172,6 @@ def open_feed(opts: LiveOptions) -> Feed:
     return CameraFeed.camera(opts.camera)
 
 
-def normalise_key(key: object) -> str | None:
-    """A key from the window (an OpenCV key code or a name) as the coach reads it."""
-    if key is None:
-        return None
-    if isinstance(key, str):
-        k = key.lower()
-        return "esc" if k in ("escape", "\x1b") else (" " if k == "space" else k)
-    if isinstance(key, int) and key >= 0:
-        code = key & 0xFF
-        if code == 27:
-            return "esc"
-        return chr(code).lower()
-    return None
-
-
 class Screen:
     """The window (H3's ``LiveWindow``) or nothing, with the annotated video beside it."""
 
@@ -200,7 +184,7 @@ class Screen:
             from siform.live.window import LiveWindow
 
             self.window = LiveWindow(title=f"siform: {opts.spec.name}", mirror=opts.mirror)
-            self.window.open()
+            self.window.open()  # no display: one line naming --no-window, before anything starts
         self.annotated = VideoOut(opts.save_annotated, size, fps) if opts.save_annotated else None
         self.raw = VideoOut(opts.out_dir / "recording.mp4", size, fps) if opts.record else None
 
@@ -210,7 +194,7 @@ class Screen:
             self.raw.write(image, t_ms)
         key = None
         if self.window is not None:
-            key = normalise_key(self.window.show(image, view))
+            key = self.window.show(image, view)
         if self.annotated is not None:
             self.annotated.write(self._draw(image, view, mirror=False), t_ms)
         return key
@@ -223,58 +207,81 @@ class Screen:
             self.window.close()
 
 
+MESSAGE_SPEAK_AFTER_MS = 1500
+"""A big message (setup, pause, rest) is spoken once it has stayed this long: the setup gate's
+advice can change from one check to the next while the person moves, and should not be read out
+at every change."""
+
+
+class Voice:
+    """What is spoken: every new cue at once, and a big message once it has settled."""
+
+    def __init__(self, speak: Callable[[str], None]) -> None:
+        self._speak = speak
+        self._message: tuple[str, int] | None = None
+        self._said: str | None = None
+
+    def step(self, tick: Tick, view: LiveView) -> None:
+        if tick.say:
+            self._speak(tick.say)
+        message = view.message if view.phase != "active" else None
+        if message is None:
+            self._message = None
+            return
+        if self._message is None or self._message[0] != message:
+            self._message = (message, view.t_ms)
+        if message != self._said and view.t_ms - self._message[1] >= MESSAGE_SPEAK_AFTER_MS:
+            self._speak(message)
+            self._said = message
+
+
 def run_session(
-    opts: LiveOptions,
     feed: Feed,
     estimator: PoseEstimator,
     crowd: CrowdWatch | None,
     coach: Coach,
     screen: Screen | None,
     on_tick: Callable[[Tick], None],
-    speak: Callable[[str], None] | None = None,
+    voice: Voice | None = None,
     stats: LoopStats | None = None,
 ) -> LoopStats:
     """The loop, until the coach is finished or the source ends. ``on_tick`` gets every frame's
-    events at once (the journal); ``speak`` each new cue or message once."""
+    events at once (the journal). Ctrl-C ends the session as the quit key does, then goes on up."""
     stats = stats or LoopStats()
-    blank = np.zeros((feed.info.height, feed.info.width, 3), np.uint8)
-    image = blank
-    last_said: str | None = None
+    image = np.zeros((feed.info.height, feed.info.width, 3), np.uint8)
     try:
         while not coach.finished:
             frame = feed.read(READ_TIMEOUT_S)
-            grabbed = time.perf_counter_ns()
             if frame is None:
                 if feed.ended:
                     on_tick(coach.end("the video ended"))
                     break
-                on_tick(coach.idle(feed.now_ms(), feed.lost))
+                tick = coach.idle(feed.now_ms(), feed.lost)
                 fresh = False
             else:
+                grabbed = feed.grabbed_ns
                 image = frame.image
                 t = time.perf_counter_ns()
                 pose = estimator(frame)
                 stats.pose_ms.append((time.perf_counter_ns() - t) / 1e6)
                 people = crowd.poll(frame) if crowd is not None else None
-                on_tick(coach.frame(pose, people))
+                tick = coach.frame(pose, people)
                 fresh = True
                 stats.frames += 1
+            on_tick(tick)
             view = coach.view()
-            said = view.cue or view.message
-            if speak is not None and said and said != last_said and (view.cue or view.phase != "active"):
-                speak(said)
-                last_said = said
+            if voice is not None:
+                voice.step(tick, view)
             key = screen.show(image, view, coach.now_ms, fresh) if screen is not None else None
             if fresh:
                 stats.latency_ms.append((time.perf_counter_ns() - grabbed) / 1e6)
             if key is not None:
                 on_tick(coach.key(key))
-        if screen is not None and screen.window is not None:
-            end = time.monotonic() + DONE_SHOW_S
+        if screen is not None and screen.window is not None:  # the summary stays until a key
             view = coach.view()
-            while time.monotonic() < end:
-                if screen.window.show(image, view) is not None:
-                    break
+            end = time.monotonic() + DONE_SHOW_S
+            while time.monotonic() < end and screen.window.show(image, view) is None:
+                pass
     except KeyboardInterrupt:
         on_tick(coach.end("interrupted"))
         raise
@@ -283,9 +290,60 @@ def run_session(
     return stats
 
 
-def summary_lines(records: list[SetRecord], coach: Coach) -> list[str]:
-    return list(coach.view().summary) or [f"{coach.spec.name}: nothing was counted."]
+def run_live(opts: LiveOptions) -> int:
+    """The whole command: check-in, then the session, then ``session.json``; 0 when it ran."""
+    from siform.live.checkin import run_checkin
+    from siform.live.journal import SessionJournal
+    from siform.live.speech import Speaker
+
+    spec = opts.spec
+    feed: Feed | None = CameraFeed.camera(opts.camera) if opts.source is None else None  # fail early
+    try:
+        checkin = run_checkin(spec, opts.checkin_args)
+        journal = SessionJournal.create(
+            opts.out_dir, spec, model_path=opts.model, patient=opts.patient, checkin=checkin,
+            source=_source_block(opts), recorded=opts.record,
+        )  # fmt: skip
+        if checkin.stops:
+            journal.finalize([])
+            print(f"Session stopped before it began. Written: {journal.session_path}")
+            return 0
+        if feed is None:
+            feed = open_feed(opts)
+        plan = Plan.of(spec, opts.sets, opts.reps, opts.side)
+        coach = Coach(spec, plan, feed.info.width, feed.info.height)
+        estimator = PoseEstimator("video", model_path=opts.model)
+        crowd = CrowdWatch(opts.model, background=opts.pace == "realtime" or opts.source is None)
+        screen = Screen(opts, (feed.info.width, feed.info.height), feed.info.fps)
+        speaker = Speaker(muted=opts.mute)
+
+        def on_tick(tick: Tick) -> None:
+            for set_number, event in tick.events:
+                journal.append(event, set_number)
+            for record in tick.finished:
+                journal.set_finished(record)
+
+        try:
+            stats = run_session(feed, estimator, crowd, coach, screen, on_tick, Voice(speaker.speak))
+        finally:
+            try:
+                journal.finalize(coach.records)
+            finally:
+                speaker.close()
+                screen.close()
+                crowd.close()
+                estimator.close()
+        for line in coach.view().summary:
+            print(line)
+        dropped = f", {stats.dropped} dropped to keep up" if stats.dropped else ""
+        print(f"{stats.frames} frames scored{dropped}. Session: {journal.session_path}")
+        return 0
+    finally:
+        if feed is not None:
+            feed.close()
 
 
-def _print(line: str) -> None:
-    print(line, file=sys.stdout, flush=True)
+def _source_block(opts: LiveOptions) -> dict[str, Any]:
+    if opts.source is not None:
+        return {"file": opts.source.name, "kind": "file", "pace": opts.pace}
+    return {"camera": opts.camera, "kind": "camera"}

@@ -52,6 +52,8 @@ FAILING_SHOW_MS = 3000
 """How long the segments of the last rep's failed checks stay in the fault colour."""
 
 Event = RepEvent | HoldEvent
+KEY_WORDS = {" ": "pause", "space": "pause", "n": "next", "q": "quit", "esc": "quit"}
+"""Keys by their character, for callers without the window (tests, a terminal)."""
 
 
 def other_side(side: str) -> str:
@@ -255,11 +257,13 @@ class Coach:
         return self._step_cue(Tick())
 
     def key(self, key: str) -> Tick:
-        """``space`` pause/resume, ``n`` next set (ends this one, or the rest), ``q``/``esc`` quit."""
+        """``pause`` (space) pause/resume, ``next`` (n) next set: ends this one, or the rest, ``quit``
+        (q, Esc, the window closed). The window's words (:data:`siform.live.window.Key`)."""
         tick = Tick()
+        key = KEY_WORDS.get(key, key)
         if self.finished:
             return tick
-        if key == " ":
+        if key == "pause":
             self._paused_key = not self._paused_key
             if self._phase == "rest":  # the rest clock stands still while paused
                 if self._paused_key and self._rest_until is not None:
@@ -267,14 +271,14 @@ class Coach:
                 elif not self._paused_key and self._rest_left_ms is not None:
                     self._rest_until = self._now + round(self._rest_left_ms)
                     self._rest_left_ms = None
-        elif key == "n":
+        elif key == "next":
             self._paused_key = False
             if self._phase == "active":
                 self._close_side(tick, "next")
             elif self._phase == "rest":
                 self._rest_until = self._now
                 self._rest_tick()
-        elif key in ("q", "esc"):
+        elif key == "quit":
             self.end("stopped with the key", tick)
         return tick
 
