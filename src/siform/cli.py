@@ -319,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
     p.set_defaults(func=cmd_exercises)
 
+    from siform.live import command as live_command
+
+    live_command.add_parser(sub)
+
     from siform.server import command as server_command
 
     server_command.add_parser(sub)

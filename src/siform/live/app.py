@@ -25,8 +25,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from siform.engine import RepEvent
 from siform.live.camera import CameraFeed, Feed, FileFeed, Pace
 from siform.live.coach import Coach, Plan, Tick
+from siform.live.cues import rep_message
 from siform.live.state import LiveView
 from siform.pose import PoseEstimator
 from siform.sources import Frame
@@ -295,21 +297,25 @@ def run_live(opts: LiveOptions) -> int:
     from siform.live.checkin import run_checkin
     from siform.live.journal import SessionJournal
     from siform.live.speech import Speaker
+    from siform.session import LiveSet
 
     spec = opts.spec
     feed: Feed | None = CameraFeed.camera(opts.camera) if opts.source is None else None  # fail early
     try:
         checkin = run_checkin(spec, opts.checkin_args)
-        journal = SessionJournal.create(
-            opts.out_dir, spec, model_path=opts.model, patient=opts.patient, checkin=checkin,
-            source=_source_block(opts), recorded=opts.record,
-        )  # fmt: skip
-        if checkin.stops:
-            journal.finalize([])
-            print(f"Session stopped before it began. Written: {journal.session_path}")
+        if checkin.stops:  # the advice is said; the answers still go into the session file
+            journal = SessionJournal.create(opts.out_dir, spec, model_path=opts.model, patient=opts.patient,
+                                            checkin=checkin, source=_source_block(opts, None))  # fmt: skip
+            print(f"Session stopped before it began. Written: {journal.finalize([])}")
             return 0
         if feed is None:
             feed = open_feed(opts)
+        journal = SessionJournal.create(
+            opts.out_dir, spec, model_path=opts.model, patient=opts.patient, checkin=checkin,
+            source=_source_block(opts, feed), recorded=opts.record,
+        )  # fmt: skip
+        for path in journal.recovered:
+            print(f"An earlier session in {opts.out_dir} was interrupted; what it recorded is in {path}")
         plan = Plan.of(spec, opts.sets, opts.reps, opts.side)
         coach = Coach(spec, plan, feed.info.width, feed.info.height)
         estimator = PoseEstimator("video", model_path=opts.model)
@@ -318,16 +324,23 @@ def run_live(opts: LiveOptions) -> int:
         speaker = Speaker(muted=opts.mute)
 
         def on_tick(tick: Tick) -> None:
+            for start in tick.started:
+                journal.start_set(start.set_number, start.side, view=start.view, setup=start.setup,
+                                  t_ms=start.t_ms)  # fmt: skip
             for set_number, event in tick.events:
-                journal.append(event, set_number)
+                journal.append(event, set_number=set_number)  # on disk before the next frame
+                if not opts.window:
+                    item = event.rep if isinstance(event, RepEvent) else event.hold
+                    print(f"Set {set_number}{_side(item.side)}: {rep_message(item, spec)}", flush=True)
             for record in tick.finished:
-                journal.set_finished(record)
+                journal.end_set(LiveSet.from_result(record.set_number, record.result))
 
+        session_path: Path | None = None
         try:
             stats = run_session(feed, estimator, crowd, coach, screen, on_tick, Voice(speaker.speak))
         finally:
             try:
-                journal.finalize(coach.records)
+                session_path = journal.finalize()
             finally:
                 speaker.close()
                 screen.close()
@@ -336,14 +349,27 @@ def run_live(opts: LiveOptions) -> int:
         for line in coach.view().summary:
             print(line)
         dropped = f", {stats.dropped} dropped to keep up" if stats.dropped else ""
-        print(f"{stats.frames} frames scored{dropped}. Session: {journal.session_path}")
+        print(f"{stats.frames} frames scored{dropped}. Session: {session_path}")
         return 0
     finally:
         if feed is not None:
             feed.close()
 
 
-def _source_block(opts: LiveOptions) -> dict[str, Any]:
+def _side(side: str | None) -> str:
+    return f" ({side} side)" if side else ""
+
+
+def _source_block(opts: LiveOptions, feed: Feed | None) -> dict[str, Any]:
+    """What the frames came from, as ``session.json``'s ``source`` says it."""
+    block: dict[str, Any] = {}
     if opts.source is not None:
-        return {"file": opts.source.name, "kind": "file", "pace": opts.pace}
-    return {"camera": opts.camera, "kind": "camera"}
+        from siform.model_store import sha256_of
+
+        block |= {"file": opts.source.name, "sha256": sha256_of(opts.source), "pace": opts.pace}
+    else:
+        block["camera"] = opts.camera
+    if feed is not None:
+        info = feed.info
+        block |= {"width": info.width, "height": info.height, "fps": round(info.fps, 3)}
+    return block

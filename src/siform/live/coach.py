@@ -96,12 +96,24 @@ class SetRecord:
     ``stopped`` (quit, or the video ended)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SetStart:
+    set_number: int
+    side: str | None
+    view: str
+    setup: SetupVerdict
+    t_ms: int
+    """The time of the set's first frame (the first of the poses the setup gate judged)."""
+
+
 @dataclass(slots=True)
 class Tick:
     """What one frame changed, for the caller to act on at once."""
 
     events: list[tuple[int, Event]] = field(default_factory=list)
     """Reps and holds that ended on this frame, with their set number: journal them now."""
+    started: list[SetStart] = field(default_factory=list)
+    """Sets (sides) whose setup passed on this frame: their first frames follow at once."""
     finished: list[SetRecord] = field(default_factory=list)
     """Sets (sides) that ended on this frame."""
     say: str | None = None
@@ -337,6 +349,7 @@ class Coach:
         self._phase = "active"
         self._setup_note = None
         replay, self._setup_frames = self._setup_frames, []
+        tick.started.append(SetStart(self.set_number, self.side, verdict.view, verdict, replay[0].t_ms))
         self._setup_asked_ms = None
         self._nobody_since = None
         for pose in replay:  # the poses the gate judged are the set's first frames: nothing is lost

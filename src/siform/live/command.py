@@ -1,0 +1,114 @@
+"""``siform live``: its command-line options. Nothing heavy is imported here (MediaPipe, OpenCV's
+window): ``siform --help`` and every other command must not pay for them."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _camera(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a camera is a number (0 is the first), got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a camera is a number from 0, got {value}")
+    return value
+
+
+def _patient(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a patient id or name (it is empty)")
+    return text.strip()
+
+
+def default_out(exercise: str) -> Path:
+    """``out/live-<exercise>-<UTC time>``: a new folder per session, sorted by time."""
+    return Path("out") / f"live-{exercise}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "live",
+        help="coach an exercise live in front of a camera: setup, rep-by-rep feedback, session log",
+        description="Coach an exercise live: the camera is set up first, then every rep or hold is "
+        "counted and judged as it ends, with one cue at a time on screen and spoken. Every finished "
+        "rep is in the session file at once; the end writes the same session.json as 'siform analyze'.",
+    )
+    p.add_argument("exercise", help="exercise id (see 'siform exercises')")
+    p.add_argument("--camera", type=_camera, default=0, metavar="N", help="camera number (default: 0)")
+    p.add_argument("--side", choices=["left", "right"], help="one-sided exercise: only this side "
+                   "(default: both sides each set, the first found from your first rep)")  # fmt: skip
+    p.add_argument("--sets", type=_positive, metavar="S", help="sets (default: the exercise's prescription)")
+    p.add_argument("--reps", type=_positive, metavar="R",
+                   help="reps (or holds) per set and side (default: the prescription)")  # fmt: skip
+    p.add_argument("--source", metavar="VIDEO", help="play a video file instead of the camera (tests, demos)")
+    p.add_argument("--pace", choices=["realtime", "fast"], default="realtime",
+                   help="with --source: at the video's own speed, dropping frames like a camera when "
+                   "slower (default), or every frame as fast as possible")  # fmt: skip
+    p.add_argument("--no-window", action="store_true", help="no window (headless; quit with Ctrl-C)")
+    p.add_argument("--no-mirror", action="store_true", help="show the camera as it is, not as a mirror")
+    p.add_argument("--save-annotated", metavar="OUT.mp4", help="also write the picture with the overlay")
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="session folder (default: out/live-<exercise>-<time>)")  # fmt: skip
+    p.add_argument(
+        "--patient", type=_patient, metavar="NAME", help="patient id or name, stored in session.json"
+    )
+    p.add_argument("--mute", action="store_true", help="no spoken cues (they still show on screen)")
+    p.add_argument("--record", action="store_true", help="also keep the raw camera video (recording.mp4)")
+    p.add_argument(
+        "--model", metavar="FILE", help="a .task pose bundle of your own instead of the managed one"
+    )
+    p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
+    from siform.live.checkin import add_checkin_arguments
+
+    add_checkin_arguments(p)
+    p.set_defaults(func=cmd_live)
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from siform.live.app import LiveOptions, run_live
+    from siform.specs.load import find_spec
+
+    spec = find_spec(args.exercise, Path(args.specs) if args.specs else None)
+    if args.pace == "fast" and not args.source:
+        from siform.errors import InputError
+
+        raise InputError("--pace fast needs --source VIDEO: a camera cannot be played faster.")
+    if args.model:
+        model = Path(args.model)
+    else:
+        from siform.cli import _provision
+
+        model = _provision("full").path
+    opts = LiveOptions(
+        spec=spec,
+        model=model,
+        out_dir=Path(args.out) if args.out else default_out(spec.id),
+        camera=args.camera,
+        source=Path(args.source) if args.source else None,
+        pace=args.pace,
+        side=args.side,
+        sets=args.sets,
+        reps=args.reps,
+        window=not args.no_window,
+        save_annotated=Path(args.save_annotated) if args.save_annotated else None,
+        patient=args.patient,
+        mute=args.mute,
+        record=args.record,
+        mirror=not args.no_mirror,
+        checkin_args=args,
+    )
+    return run_live(opts)
