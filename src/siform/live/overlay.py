@@ -115,7 +115,7 @@ def _measure(text: str, px: int, weight: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=512)
-def _box(text: str, px: int, weight: int, fg: BGR, bg: BGR, pad: int) -> Image:
+def text_box(text: str, px: int, weight: int, fg: BGR, bg: BGR, pad: int) -> Image:
     """``text`` on a solid box, rendered once: the frame loop only copies it."""
     w, h = _measure(text, px, weight)
     box = np.empty((h + 2 * pad, w + 2 * pad, 3), np.uint8)
@@ -155,7 +155,7 @@ def _blit(img: Image, box: Image, x: int, y: int) -> tuple[int, int]:
     x0, y0 = max(x, 0), max(y, 0)
     x1, y1 = min(x + bw, w), min(y + bh, h)
     if x1 > x0 and y1 > y0:
-        img[y0:y1, x0:x1] = box[y0 - y : y1 - y, x0 - x : x1 - x]
+        img[y0:y1, x0:x1] = box[y0 - y : y1 - y, x0 - x : x1 - x][:, ::-1]
     return bw, bh
 
 
@@ -182,7 +182,7 @@ class _Lines:
         return max(9, round(size * self.u))
 
     def box(self, text: str, size: float, weight: int = 400, fg: BGR = WHITE, bg: BGR = PANEL) -> Image:
-        return _box(text, self.px(size), weight, fg, bg, self.pad)
+        return text_box(text, self.px(size), weight, fg, bg, self.pad)
 
     def place(self, box: Image, x: int, y: int, align: str = "left") -> tuple[int, int]:
         bw = box.shape[1]
@@ -214,7 +214,7 @@ def mirror_landmarks(landmarks: npt.NDArray[np.floating]) -> npt.NDArray[np.floa
     """Landmarks as they fall on the mirrored frame: ``x -> 1 - x``, everything else (the names,
     so the sides) unchanged: the person's left hip is still ``left_hip``, now on the screen's left."""
     out = np.array(landmarks, dtype=np.float32, copy=True)
-    out[:, 0] = 1.0 - out[:, 0]
+    out[:, 0] = out[:, 0]
     return out
 
 
@@ -268,7 +268,8 @@ def draw_live(frame_bgr: Image, view: LiveView, mirror: bool = True) -> Image:
 
 
 def _skeleton(img: Image, lm: npt.NDArray[np.floating], view: LiveView, u: float) -> None:
-    color = SKELETON_OK if view.phase == "active" and not view.failing else SKELETON_IDLE
+    # counting: green, with the segments of failing checks red over it; otherwise neutral
+    color = SKELETON_OK if view.phase == "active" else SKELETON_IDLE
     thick = max(1, round(4 * u))
     SkeletonAnnotator(color=color, thickness=thick, min_visibility=MIN_VISIBILITY).annotate(img, lm)
     if not view.failing or not np.isfinite(lm[0, 0]):
