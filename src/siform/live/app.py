@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,67 +294,68 @@ def run_session(
 
 
 def run_live(opts: LiveOptions) -> int:
-    """The whole command: check-in, then the session, then ``session.json``; 0 when it ran."""
+    """The whole command: check-in, then the session, then ``session.json``; 0 when it ran.
+
+    Everything that can refuse to start (no camera, no such video, no display for the window, the
+    pose model) is opened before the journal, so a session that never began leaves no journal."""
     from siform.live.checkin import run_checkin
     from siform.live.journal import SessionJournal
     from siform.live.speech import Speaker
     from siform.session import LiveSet
+    from siform.sources import VideoFileSource
 
     spec = opts.spec
-    feed: Feed | None = CameraFeed.camera(opts.camera) if opts.source is None else None  # fail early
-    try:
+    with ExitStack() as stack:
+        feed: Feed | None = None
+        if opts.source is None:
+            feed = CameraFeed.camera(opts.camera)
+            stack.callback(feed.close)
+        else:
+            VideoFileSource(opts.source).close()  # unreadable: said now, before any question
         checkin = run_checkin(spec, opts.checkin_args)
         if checkin.stops:  # the advice is said; the answers still go into the session file
             journal = SessionJournal.create(opts.out_dir, spec, model_path=opts.model, patient=opts.patient,
                                             checkin=checkin, source=_source_block(opts, None))  # fmt: skip
             print(f"Session stopped before it began. Written: {journal.finalize([])}")
             return 0
+        estimator = stack.enter_context(PoseEstimator("video", model_path=opts.model))
+        crowd = CrowdWatch(opts.model, background=opts.pace == "realtime" or opts.source is None)
+        stack.callback(crowd.close)
         if feed is None:
-            feed = open_feed(opts)
+            feed = open_feed(opts)  # a file in real time starts playing here
+            stack.callback(feed.close)
+        screen = Screen(opts, (feed.info.width, feed.info.height), feed.info.fps)
+        stack.callback(screen.close)
+        speaker = stack.enter_context(Speaker(muted=opts.mute))
+        coach = Coach(spec, Plan.of(spec, opts.sets, opts.reps, opts.side), feed.info.width, feed.info.height)
         journal = SessionJournal.create(
             opts.out_dir, spec, model_path=opts.model, patient=opts.patient, checkin=checkin,
             source=_source_block(opts, feed), recorded=opts.record,
         )  # fmt: skip
         for path in journal.recovered:
             print(f"An earlier session in {opts.out_dir} was interrupted; what it recorded is in {path}")
-        plan = Plan.of(spec, opts.sets, opts.reps, opts.side)
-        coach = Coach(spec, plan, feed.info.width, feed.info.height)
-        estimator = PoseEstimator("video", model_path=opts.model)
-        crowd = CrowdWatch(opts.model, background=opts.pace == "realtime" or opts.source is None)
-        screen = Screen(opts, (feed.info.width, feed.info.height), feed.info.fps)
-        speaker = Speaker(muted=opts.mute)
 
         def on_tick(tick: Tick) -> None:
             for start in tick.started:
                 journal.start_set(start.set_number, start.side, view=start.view, setup=start.setup,
                                   t_ms=start.t_ms)  # fmt: skip
             for set_number, event in tick.events:
-                journal.append(event, set_number=set_number)  # on disk before the next frame
+                journal.append(event, set_number=set_number)  # on disk before anything else happens
                 if not opts.window:
                     item = event.rep if isinstance(event, RepEvent) else event.hold
                     print(f"Set {set_number}{_side(item.side)}: {rep_message(item, spec)}", flush=True)
             for record in tick.finished:
                 journal.end_set(LiveSet.from_result(record.set_number, record.result))
 
-        session_path: Path | None = None
         try:
             stats = run_session(feed, estimator, crowd, coach, screen, on_tick, Voice(speaker.speak))
         finally:
-            try:
-                session_path = journal.finalize()
-            finally:
-                speaker.close()
-                screen.close()
-                crowd.close()
-                estimator.close()
+            session_path = journal.finalize()
         for line in coach.view().summary:
             print(line)
         dropped = f", {stats.dropped} dropped to keep up" if stats.dropped else ""
         print(f"{stats.frames} frames scored{dropped}. Session: {session_path}")
         return 0
-    finally:
-        if feed is not None:
-            feed.close()
 
 
 def _side(side: str | None) -> str:
