@@ -155,7 +155,7 @@ def _blit(img: Image, box: Image, x: int, y: int) -> tuple[int, int]:
     x0, y0 = max(x, 0), max(y, 0)
     x1, y1 = min(x + bw, w), min(y + bh, h)
     if x1 > x0 and y1 > y0:
-        img[y0:y1, x0:x1] = box[y0 - y : y1 - y, x0 - x : x1 - x][:, ::-1]
+        img[y0:y1, x0:x1] = box[y0 - y : y1 - y, x0 - x : x1 - x]
     return bw, bh
 
 
@@ -214,7 +214,7 @@ def mirror_landmarks(landmarks: npt.NDArray[np.floating]) -> npt.NDArray[np.floa
     """Landmarks as they fall on the mirrored frame: ``x -> 1 - x``, everything else (the names,
     so the sides) unchanged: the person's left hip is still ``left_hip``, now on the screen's left."""
     out = np.array(landmarks, dtype=np.float32, copy=True)
-    out[:, 0] = out[:, 0]
+    out[:, 0] = 1.0 - out[:, 0]
     return out
 
 
