@@ -44,7 +44,7 @@ def put(folder: Path, name: str, doc: dict[str, Any], **changes: Any) -> Path:
 
 
 def test_session_records_its_patient(session: dict[str, Any]) -> None:
-    assert session["schema_version"] == SESSION_SCHEMA_VERSION == "1.3"
+    assert session["schema_version"] == SESSION_SCHEMA_VERSION == "1.4"
     assert session["patient"] == "p1"
     # no patient is null; an empty name is not a patient, and a name is a string
     validate_session({**session, "patient": None})
@@ -117,6 +117,19 @@ def test_malformed_siblings_are_skipped_with_one_warning_each(
     assert all("left out of the trend" in m and "\n" not in m for m in warnings)
     assert not any(str(older) in m for m in warnings)
     assert read_session(good) is not None and read_session(older) is None
+
+
+def test_a_1_3_session_still_joins_the_trend(session: dict[str, Any], tmp_path: Path) -> None:
+    """1.4 only added fields: a session an earlier siform wrote in 1.3 (without them) is still this
+    patient's past, while a 1.3 document carrying a 1.4 field is not a 1.3 document."""
+    old = {k: v for k, v in session.items() if k not in ("session_id", "recorded_utc")}
+    put(tmp_path, "then", old, schema_version="1.3", created_utc="2026-05-01T09:00:00+00:00")
+    found = earlier_sessions(tmp_path, patient="p1", exercise="glute_bridge", before=NOW)
+    assert [d["schema_version"] for d in found] == ["1.3"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_session({**old, "schema_version": "1.3", "session_id": session["session_id"]})
+    with pytest.raises(jsonschema.ValidationError):  # a 1.4 document names itself
+        validate_session({**old, "schema_version": "1.4"})
 
 
 def test_cli_patient_option_is_checked() -> None:

@@ -25,6 +25,10 @@ Doc = dict[str, Any]
 
 SESSION_FILE = "session.json"
 
+FIRST_WITH_PATIENT = (1, 3)
+"""The oldest format a trend can use (it has ``patient``); the schema of this siform also accepts it
+(1.4 only added fields)."""
+
 
 def patient_key(name: object) -> str | None:
     """How two patient fields are compared: case and spacing do not make a different person."""
@@ -60,8 +64,8 @@ def read_session(path: Path) -> Doc | None:
 
     Unreadable files, bad JSON, documents that are not objects, fail the schema or carry a time
     that is not an ISO 8601 UTC time are malformed: one warning line names the file and why.
-    Sessions written by an older siform (an older format has no ``patient``, so it cannot be
-    matched to anyone) are left out quietly; a newer format is left out with a warning, as its
+    Sessions written by an older siform before 1.3 (no ``patient``, so they cannot be matched to
+    anyone) are left out quietly, 1.3 ones are read; a newer format is left out with a warning, as its
     fields cannot be checked here.
     """
     from siform.session import validate_session
@@ -78,7 +82,8 @@ def read_session(path: Path) -> Doc | None:
         log.warning("%s: is not a session document (not a JSON object); left out of the trend.", path)
         return None
     theirs, ours = _version(doc.get("schema_version")), _version(SESSION_SCHEMA_VERSION)
-    if doc.get("kind") == "siform.session" and theirs is not None and ours is not None and theirs != ours:
+    readable = theirs is not None and ours is not None and FIRST_WITH_PATIENT <= theirs <= ours
+    if doc.get("kind") == "siform.session" and theirs is not None and ours is not None and not readable:
         if theirs < ours:
             log.debug("%s: session format %s predates patients; left out of the trend.", path, theirs)
         else:

@@ -1,5 +1,5 @@
-"""``session.json``: one recorded (or live) set, as review, live coaching and the therapist server
-all store and exchange it.
+"""``session.json``: one recorded set (review) or one live session of several sets and sides, as
+review, live coaching and the therapist server all store and exchange it.
 
 The document is versioned (``schema_version``) and described by the JSON Schema in
 ``siform/schemas/session.schema.json``; :func:`validate_session` checks a document against it. Every
@@ -10,7 +10,11 @@ versions, the source file's sha256), so a report can always be traced back.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +24,15 @@ from typing import Any, Literal
 from siform import __version__
 from siform.model_store import is_pinned, sha256_of
 from siform.pipeline import SessionResult
-from siform.results import SESSION_SCHEMA_VERSION, to_jsonable
+from siform.results import (
+    SESSION_SCHEMA_VERSION,
+    Hold,
+    Rep,
+    SetSummary,
+    SetupVerdict,
+    Unscored,
+    to_jsonable,
+)
 from siform.specs.model import ExerciseSpec
 
 
@@ -106,6 +118,8 @@ def build_session(
     unusable: list[dict[str, Any]] | None = None,
     recognition: dict[str, Any] | None = None,
     patient: str | None = None,
+    session_id: str | None = None,
+    recorded_utc: str | None = None,
 ) -> dict[str, Any]:
     """The session document for one analysed set.
 
@@ -114,12 +128,16 @@ def build_session(
     ``recognition`` (see :meth:`siform.recognize.Recognition.to_session`) is given when the
     exercise was recognised from the video instead of named; ``patient`` (an id or name, surrounding
     spaces dropped) says whose set it is, so a trend compares only that person's sessions.
+    ``session_id`` (a fresh uuid4 when None) names this document for uploads, which are idempotent
+    on it; ``recorded_utc`` is when the recording started, when known.
     """
     duration_s = float(result.t_ms[-1] - result.t_ms[0]) / 1000.0 if len(result.t_ms) > 1 else 0.0
     doc: dict[str, Any] = {
         "schema_version": SESSION_SCHEMA_VERSION,
         "kind": "siform.session",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "session_id": session_id or new_session_id(),
+        **({"recorded_utc": recorded_utc} if recorded_utc else {}),
         "mode": mode,
         "software": software_block(model_path),
         "source": {
@@ -153,6 +171,188 @@ def build_session(
     return doc
 
 
+def new_session_id() -> str:
+    """A random uuid4: two sessions never share an id, so an upload retried is recognised as one."""
+    return str(uuid.uuid4())
+
+
+def utc_now() -> str:
+    """Now, as ``created_utc`` and ``recorded_utc`` write it (ISO 8601, UTC, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSet:
+    """One set of a live session on one side, as it goes into ``session.json``.
+
+    ``provisional`` is true when the set never reached its end (the run was killed or quit mid-set)
+    and its reps were recovered as judged live, so checks judged against the person's own reps
+    were not reconciled with the whole set.
+    """
+
+    number: int
+    side: str | None
+    view: str | None
+    reps: list[Rep] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    summary: SetSummary | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    frames: int | None = 0
+    """Frames of the set; None when not known (a set recovered from the journal: see ``provisional``)."""
+    frames_with_pose: int | None = 0
+    setup: SetupVerdict | None = None
+    unscored: list[Unscored] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    provisional: bool = False
+
+    @classmethod
+    def from_result(cls, number: int, result: SessionResult) -> LiveSet:
+        """A finished set from :meth:`siform.pipeline.LiveSession.result` (or any ``SessionResult``)."""
+        t = result.t_ms
+        return cls(
+            number=number,
+            side=result.side,
+            view=result.view,
+            reps=list(result.reps),
+            holds=list(result.holds),
+            summary=result.summary,
+            start_ms=int(t[0]) if len(t) else None,
+            end_ms=int(t[-1]) if len(t) else None,
+            frames=result.frames,
+            frames_with_pose=result.frames_with_pose,
+            setup=result.setup,
+            unscored=list(result.unscored),
+            notes=list(result.notes),
+        )
+
+
+def summarise(
+    spec: ExerciseSpec, side: str | None, reps: Sequence[Rep], holds: Sequence[Hold], prescribed: int | None
+) -> SetSummary:
+    """Counts, mean score and faults over ``reps``/``holds``, by the very rule a set's summary uses
+    (the engine's, so a recovered set and a whole session read like a set judged by the engine);
+    ``prescribed`` replaces its per-set figure."""
+    from dataclasses import replace
+
+    from siform.engine import SetTracker
+
+    summary = SetTracker(spec, side)._summary(list(reps), list(holds))
+    return replace(summary, prescribed=prescribed)
+
+
+def _per_set(spec: ExerciseSpec) -> int | None:
+    """Reps, or holds, prescribed per set (one hold when the spec gives no count)."""
+    return spec.prescription.reps or (None if spec.kind == "reps" else 1)
+
+
+def _tagged(items: Sequence[Rep | Hold], number: int, provisional: bool) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        doc = to_jsonable(item)
+        doc["set"] = number
+        if provisional:
+            doc["provisional"] = True
+        out.append(doc)
+    return out
+
+
+NOT_SET_UP = SetupVerdict(ok=False, view=None, facing_measured=None, hints=())
+"""The setup block of a live session that ended before its camera setup was judged (a red flag at
+the check-in, or a run killed during setup)."""
+
+
+def build_live_session(
+    sets: Sequence[LiveSet],
+    spec: ExerciseSpec,
+    *,
+    source: dict[str, Any],
+    model_path: Path | None,
+    session_id: str,
+    recorded_utc: str,
+    checkin: dict[str, Any] | None,
+    interrupted: bool = False,
+    recorded: bool = False,
+    patient: str | None = None,
+    setup: SetupVerdict | None = None,
+    software: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The session document of a live session: every set and side in one file.
+
+    Each rep and hold carries its ``set``; ``sets`` holds one summary per set; the top-level
+    ``summary`` is the whole session (``prescribed``: per set x sets x sides worked), ``side`` is
+    null when both sides were worked. ``interrupted`` marks a document recovered from the journal of
+    a run that did not end normally; ``recorded`` says whether the raw video was kept (``--record``).
+    ``software`` replaces the block of this process (a recovered journal keeps the one it was run with).
+    """
+    ordered = sorted(sets, key=lambda s: s.number)
+    sides = sorted({s.side for s in ordered if s.side is not None})
+    side = sides[0] if len(sides) == 1 else None
+    first = next((s for s in ordered if s.view is not None), ordered[0] if ordered else None)
+    setup = setup or (first.setup if first is not None and first.setup is not None else NOT_SET_UP)
+    starts = [s.start_ms for s in ordered if s.start_ms is not None]
+    ends = [s.end_ms for s in ordered if s.end_ms is not None]
+    duration_s = (max(ends) - min(starts)) / 1000.0 if starts and ends else 0.0
+    # a check is unscored for the session when no set could judge it
+    unscored: list[Unscored] = []
+    if ordered:
+        shared = set.intersection(*({u.check_id for u in s.unscored} for s in ordered))
+        unscored = [u for u in ordered[0].unscored if u.check_id in shared]
+    reps = [r for s in ordered for r in s.reps]
+    holds = [h for s in ordered for h in s.holds]
+    per_set = _per_set(spec)
+    total = per_set * spec.prescription.sets * max(1, len(sides)) if per_set is not None else None
+    analysed = any(s.view is not None or s.reps or s.holds for s in ordered)
+    notes = list(dict.fromkeys(n for s in ordered for n in s.notes))
+    doc: dict[str, Any] = {
+        "schema_version": SESSION_SCHEMA_VERSION,
+        "kind": "siform.session",
+        "created_utc": utc_now(),
+        "session_id": session_id,
+        "recorded_utc": recorded_utc,
+        "mode": "live",
+        "interrupted": interrupted,
+        "recorded": recorded,
+        "software": software or software_block(model_path),
+        "source": {
+            **source,
+            "frames": sum(s.frames or 0 for s in ordered),
+            "frames_with_pose": sum(s.frames_with_pose or 0 for s in ordered),
+            "duration_s": round(max(duration_s, 0.0), 3),
+            "unusable": [],
+            "notes": notes,
+        },
+        "exercise": {"id": spec.id, "name": spec.name, "kind": spec.kind, "laterality": spec.laterality},
+        "side": side,
+        "patient": (patient or "").strip() or None,
+        "view": {"id": first.view if first else None, "measured": setup.facing_measured},
+        "prescription": spec.prescription.model_dump(),
+        "setup": to_jsonable(setup),
+        "checkin": checkin,
+        "counting": counting_definition(spec),
+        "checks": check_definitions(spec),
+        "unscored_checks": to_jsonable(unscored),
+        "reps": [r for s in ordered for r in _tagged(s.reps, s.number, s.provisional)],
+        "holds": [h for s in ordered for h in _tagged(s.holds, s.number, s.provisional)],
+        "sets": [
+            {
+                "set": s.number,
+                "side": s.side,
+                "view": s.view,
+                "start_ms": s.start_ms,
+                "end_ms": s.end_ms,
+                "frames": s.frames,
+                "frames_with_pose": s.frames_with_pose,
+                "provisional": s.provisional,
+                "summary": to_jsonable(s.summary),
+            }
+            for s in ordered
+        ],
+        "summary": to_jsonable(summarise(spec, side, reps, holds, total)) if analysed else None,
+    }
+    return doc
+
+
 def schema() -> dict[str, Any]:
     text = resources.files("siform").joinpath("schemas/session.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
@@ -166,7 +366,32 @@ def validate_session(doc: dict[str, Any]) -> None:
     jsonschema.validate(doc, schema(), cls=jsonschema.Draft202012Validator)
 
 
-def write_session(doc: dict[str, Any], path: Path) -> None:
+def write_session(doc: dict[str, Any], path: Path, *, durable: bool = False) -> None:
+    """Write ``doc`` under a temporary name and rename it into place, so a reader never sees half a
+    file. ``durable`` also syncs the file and its folder to disk before and after the rename (live
+    sessions: the journal is removed only once the document cannot be lost to a power cut)."""
     tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     tmp.replace(path)
+    if durable:
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so a file created or renamed in it survives a crash (a no-op where folders
+    cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

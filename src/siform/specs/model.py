@@ -181,6 +181,48 @@ class FilterSpec(_Model):
     one_euro_beta: float = Field(default=0.05, ge=0)
 
 
+class RedFlag(_Model):
+    """A warning sign that means "no exercise today": asked as a yes/no question before the first set
+    of a live session. A yes stops the session with advice to contact the therapist, or, for an
+    ``urgent`` one (a possible emergency), to seek urgent care now."""
+
+    id: Id
+    ask: Text
+    """The question, in plain words a patient answers with yes or no."""
+    urgent: bool = False
+
+
+GENERAL_RED_FLAGS: tuple[RedFlag, ...] = (
+    RedFlag(
+        id="bladder_bowel",
+        ask="Have you had new trouble controlling your bladder or bowels (leaking, or not being able "
+        "to go)?",
+        urgent=True,
+    ),
+    RedFlag(
+        id="saddle_numbness",
+        ask="Is there new numbness or loss of feeling between your legs, around your genitals, "
+        "buttocks or inner thighs (where you would sit on a saddle)?",
+        urgent=True,
+    ),
+    RedFlag(
+        id="leg_numbness",
+        ask="Do you have numbness, pins and needles or tingling running down either leg?",
+    ),
+    RedFlag(
+        id="leg_weakness",
+        ask="Has a leg or foot become weaker than before, or does a foot catch or drag as you walk?",
+    ),
+    RedFlag(
+        id="pain_worsening",
+        ask="Has your pain been getting worse while you do this exercise, or from one session to the next?",
+    ),
+)
+"""Asked before every live session, after the exercise's own: the warning signs of back and pelvic
+pain that call for a therapist (numbness or weakness in a leg, pain that keeps worsening) or for
+urgent care (loss of bladder or bowel control, saddle numbness), whatever the exercise."""
+
+
 class ExerciseSpec(_Model):
     id: Id
     name: Text
@@ -202,6 +244,9 @@ class ExerciseSpec(_Model):
     filter: FilterSpec = Field(default_factory=FilterSpec)
     weights: dict[Severity, Weight] = Field(default_factory=lambda: {"major": 2.0, "minor": 1.0})
     """Score weight per severity, multiplied by each check's own weight."""
+    red_flags: list[RedFlag] = Field(default_factory=list)
+    """Warning signs this exercise in particular can provoke (a stretch that pulls on the sciatic
+    nerve...), asked before :data:`GENERAL_RED_FLAGS`; an entry with a general one's id rewords it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -238,6 +283,11 @@ class ExerciseSpec(_Model):
                 raise ValueError(f"checks[{i}].when: a hold exercise's checks use when = 'hold'")
             if self.kind == "reps" and check.when == "hold":
                 raise ValueError(f"checks[{i}].when: 'hold' is only for hold exercises")
+        flag_ids: set[str] = set()
+        for i, flag in enumerate(self.red_flags):
+            if flag.id in flag_ids:
+                raise ValueError(f"red_flags[{i}].id: '{flag.id}' is used twice")
+            flag_ids.add(flag.id)
         try:
             self.checks_in_dependency_order()
         except CycleError as exc:
@@ -253,6 +303,11 @@ class ExerciseSpec(_Model):
         by_id = {c.id: c for c in self.checks}
         graph = {c.id: c.not_judged_when_failed for c in self.checks}
         return [by_id[i] for i in TopologicalSorter(graph).static_order()]
+
+    def checkin_red_flags(self) -> list[RedFlag]:
+        """Every red flag a check-in asks: the exercise's own, then the general ones it does not reword."""
+        own = {f.id for f in self.red_flags}
+        return [*self.red_flags, *(f for f in GENERAL_RED_FLAGS if f.id not in own)]
 
     def view(self, view_id: str) -> ViewSpec:
         for v in self.views:
