@@ -61,8 +61,9 @@ def worst_failed(item: Rep | Hold, spec: ExerciseSpec) -> CheckResult | None:
 
 
 def check_sentence(c: CheckResult, spec: ExerciseSpec) -> str:
-    """ "Pelvis stays level: missed (+0.049 from your median; allowed: within ±0.025 of your
-    median). Keep both hips at the same height as you lift." Name and cue from the spec."""
+    """ "Pelvis stays level: missed, +0.049 from your median (allowed: within ±0.025). Keep both
+    hips at the same height as you lift." Name and cue from the spec, numbers as the report
+    formats them (:mod:`siform.report.text`)."""
     defn = _check_spec(spec, c.id)
     name = defn.name if defn else c.name
     cue = defn.cue if defn else c.cue
@@ -74,7 +75,10 @@ def check_sentence(c: CheckResult, spec: ExerciseSpec) -> str:
         measured = f"{fmt_value(c.value, c.unit, signed=True)} from your median"
     else:
         measured = fmt_value(c.value, c.unit)
-    text = f"{name}: missed ({measured}; {fmt_limit(doc, c.baseline is not None)})."
+    limit = fmt_limit(doc, c.baseline is not None)
+    if c.baseline is not None:  # said once already: "from your median"
+        limit = limit.removesuffix(" of your median").removesuffix(" from your median")
+    text = f"{name}: missed, {measured} ({limit})."
     return f"{text} {cue}" if cue else text
 
 
@@ -104,9 +108,9 @@ def _not_counted(rep: Rep, spec: ExerciseSpec) -> str:
 
 
 def rep_message(item: Rep | Hold, spec: ExerciseSpec) -> str:
-    """The sentence shown after a rep or hold, e.g. "Rep 3: 71 / 100. Pelvis stays level: missed
-    (+0.049 from your median; allowed: within ±0.025 of your median). Keep both hips at the same
-    height as you lift." An attempt that did not count says why, with how long it took; a hold
+    """The sentence shown after a rep or hold, e.g. "Rep 3: 71 / 100. Pelvis stays level: missed,
+    +0.049 from your median (allowed: within ±0.025). Keep both hips at the same height as you
+    lift." An attempt that did not count says why, with how long it took; a hold
     that stopped short says how long it was held against the target."""
     if isinstance(item, Hold):
         head = f"{_who(item, 'Hold')} {item.number}: {fmt_score(item.score)}."

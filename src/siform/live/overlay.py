@@ -254,7 +254,8 @@ def draw_live(frame_bgr: Image, view: LiveView, mirror: bool = True) -> Image:
     if view.phase == "rest":
         _rest(img, t, view, max(top, right_bottom), bottom, margin)
     elif view.message:
-        _big_message(img, t, view.message, top, bottom, margin)
+        # during setup the person must see themselves: the instruction sits low, not over the body
+        _big_message(img, t, view.message, top, bottom, margin, low=view.phase == "setup")
     if view.cue and view.phase in ("active", "setup", "rest"):
         # under both top panels, beside the hold ring if there is room, else under it too
         cue_top, width = max(top, right_bottom), int(w * 0.86)
@@ -366,7 +367,10 @@ def _last_item(t: _Lines, view: LiveView, x: int, bottom: int, max_w: int) -> in
         note = "provisional: judged against your first reps; the session's end decides"
         used += t.paragraph(note, 22, x, bottom, max_w, fg=GREY, up=True, max_lines=1)
     fg, bg = (WHITE, GOOD) if last.passed else (BLACK, WARN)
-    used += t.paragraph(last.message, 34, x, bottom - used, max_w, weight=600, fg=fg, bg=bg, up=True,
+    message = last.message
+    if view.cue and message.endswith(view.cue) and len(message) > len(view.cue):
+        message = message[: -len(view.cue)].rstrip()  # the cue is on screen already, in yellow
+    used += t.paragraph(message, 34, x, bottom - used, max_w, weight=600, fg=fg, bg=bg, up=True,
                         max_lines=4)  # fmt: skip
     return used
 
@@ -379,15 +383,19 @@ def _keys_help(t: _Lines, view: LiveView, right: int, bottom: int, w: int) -> in
     return box.shape[0] + t.gap
 
 
-def _big_message(img: Image, t: _Lines, message: str, top: int, bottom: int, margin: int) -> None:
-    """A setup instruction or why it is paused, centred on a darkened band between the panels."""
+def _big_message(
+    img: Image, t: _Lines, message: str, top: int, bottom: int, margin: int, low: bool = False
+) -> None:
+    """Why it is paused (centred) or a setup instruction (``low``: at the bottom, so the person
+    placing themselves still sees their body), on a darkened band between the panels."""
     w = img.shape[1]
-    px = t.px(46)
+    size = 40 if low else 46
+    px = t.px(size)
     lines = wrap(message, px, 700, int(w * 0.9) - 2 * t.pad, 4)
     height = len(lines) * (_measure(lines[0], px, 700)[1] + 2 * t.pad) if lines else 0
-    y = max(top, (top + bottom - height) // 2)
-    _dim(img, y - margin, y + height + margin)
-    t.paragraph(message, 46, w // 2, y, int(w * 0.9), weight=700, bg=BLACK, align="center")
+    y = max(top, bottom - height - margin) if low else max(top, (top + bottom - height) // 2)
+    _dim(img, y - margin, y + height + margin, keep=0.5 if low else 0.35)
+    t.paragraph(message, size, w // 2, y, int(w * 0.9), weight=700, bg=BLACK, align="center")
 
 
 def rest_text(seconds: float) -> str:
