@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from factories_lying import clamshell_front_view
+from siform.errors import OutputError
 from siform.live.checkin import CheckIn
 from siform.live.journal import (
     JOURNAL_FILE,
@@ -23,12 +24,13 @@ from siform.live.journal import (
     read_journal,
     recover_journal,
     recover_journals,
+    spec_digest,
 )
 from siform.pipeline import LiveSession, analyze_track, near_side
 from siform.pose import PoseFrame, PoseTrack
 from siform.results import SESSION_SCHEMA_VERSION
 from siform.session import LiveSet, build_session, validate_session
-from siform.specs.load import find_spec
+from siform.specs.load import find_spec, load_all
 from siform.specs.model import ExerciseSpec
 
 from factories import bridge_side_view
@@ -283,3 +285,19 @@ def test_an_unreadable_journal_is_set_aside_with_a_warning(
     assert any("cannot be recovered" in r.getMessage() for r in caplog.records)
     spec = find_spec("glute_bridge")
     SessionJournal.create(tmp_path, spec).close()  # and it does not block the next session
+
+
+def test_every_spec_survives_the_journal_header() -> None:
+    """Recovery rebuilds the exact spec the session ran under from the header, for every exercise."""
+    for spec in load_all().values():
+        again = ExerciseSpec.model_validate_json(json.dumps(spec.model_dump(mode="json")))
+        assert again == spec and spec_digest(again) == spec_digest(spec)
+    a, b = find_spec("glute_bridge"), find_spec("clamshell")
+    assert spec_digest(a) != spec_digest(b)
+
+
+def test_a_folder_that_cannot_hold_the_journal_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError) as err:
+        SessionJournal.create(tmp_path / "file", find_spec("glute_bridge"))
+    assert "\n" not in str(err.value) and "--out" in str(err.value)

@@ -148,7 +148,13 @@ class SessionJournal:
             "software": software_block(model_path),
         }
         try:
-            fd = os.open(folder / JOURNAL_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+            # O_EXCL: an earlier run's journal that could not be recovered is never overwritten
+            fd = os.open(folder / JOURNAL_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise OutputError(
+                f"An earlier live session's journal in {folder} could not be turned into a session.",
+                "Free some disk space and start again (it is recovered then), or choose another --out.",
+            ) from None
         except OSError as exc:
             raise OutputError(
                 f"Cannot write the session journal in {folder} ({os_reason(exc)}).",
@@ -478,6 +484,9 @@ def _remove(path: Path) -> None:
     sync_folder(path.parent)
 
 
+KEPT = "%s: could not be recovered now (%s); it is kept for the next try."
+
+
 def recover_journal(journal: Path, *, aside: bool = False) -> Path | None:
     """Turn the journal of an interrupted run into a ``session.json``; returns its path.
 
@@ -503,10 +512,18 @@ def recover_journal(journal: Path, *, aside: bool = False) -> Path | None:
         return existing
     if aside or existing.exists():
         folder = _aside(journal.parent, contents.header["started_utc"])
-        folder.mkdir(parents=True)
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            log.warning(KEPT, journal, os_reason(exc))
+            return None
         sync_folder(folder.parent)
     out = folder / SESSION_FILE
-    write_session(doc, out, durable=True)
+    try:
+        write_session(doc, out, durable=True)
+    except OSError as exc:  # a full disk: keep the journal for a later try
+        log.warning(KEPT, journal, os_reason(exc))
+        return None
     _remove(journal)
     reps = len(doc["reps"]) + len(doc["holds"])
     log.warning("An interrupted live session was recovered with %d rep(s) or hold(s): %s", reps, out)
