@@ -197,7 +197,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "error.html",
             exc.status_code,
             user=None,
-            status=exc.status_code,
+            code=exc.status_code,
             title=titles.get(exc.status_code, "Error"),
             message=message,
         )
