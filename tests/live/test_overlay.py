@@ -179,15 +179,21 @@ def test_the_counter_is_big_enough_to_read_from_across_the_room(sample: Sample) 
 
 
 def test_draw_live_keeps_inside_the_latency_budget(sample: Sample) -> None:
-    """5 ms at 1280x720 is the budget for all that follows pose; drawing takes about 2 ms here,
-    so this fails only on a gross slowdown even on a busy machine."""
+    """5 ms at 1280x720 is the budget for all that follows pose. Prints the median ms per frame
+    at three camera sizes (run with ``-s``); fails only on a gross slowdown, even on a busy machine."""
     image, lm = sample
-    frame = cv2.resize(image, (1280, 720))
-    view = every_phase(lm)["active"]
-    draw_live(frame, view)  # the text boxes are rendered once
-    times = []
-    for _ in range(60):
-        t0 = time.perf_counter()
-        draw_live(frame, view)
-        times.append(time.perf_counter() - t0)
-    assert statistics.median(times) < 0.012, statistics.median(times)
+    medians = {}
+    for w, h in [(640, 480), (1280, 720), (1920, 1080)]:
+        frame = cv2.resize(image, (w, h))
+        for name in ("active", "hold", "rest"):
+            view = every_phase(lm)[name]
+            draw_live(frame, view)  # the text boxes are rendered once
+            times = []
+            for _ in range(100):
+                t0 = time.perf_counter()
+                draw_live(frame, view)
+                times.append(time.perf_counter() - t0)
+            medians[(w, h, name)] = statistics.median(times) * 1000
+    for (w, h, name), ms in medians.items():
+        print(f"draw_live {w}x{h} {name}: {ms:.2f} ms/frame (median of 100)")
+    assert max(ms for (w, _h, _n), ms in medians.items() if w == 1280) < 12.0
