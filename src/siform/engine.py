@@ -9,13 +9,14 @@ computed from causally filtered landmarks; review feeds it rows from zero-phase 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from siform.checks import (
+    MIN_BASELINE_REPS,
     SHORT_HOLD_MAX_SCORE,
     Measurement,
     hold_score,
@@ -29,6 +30,14 @@ from siform.results import CheckResult, Hold, Rep, SetSummary
 from siform.segment.holds import HoldTimer, HoldWindow
 from siform.segment.reps import RepCounter, RepWindow
 from siform.specs.model import ExerciseSpec
+
+ALIGN_LEAD_MS = 500
+"""How far before a finished rep its refined driving signal is counted again (:meth:`SetTracker._aligned`):
+more than the causal filter's lag at the start of a rep."""
+PROVISIONAL_REPS = MIN_BASELINE_REPS
+"""Reps (holds) done before a live verdict judged against the person's own reps stands: until
+then a rep event marks such checks ``provisional`` and :meth:`SetTracker.finish` may judge them
+otherwise (measured on the sample clips and long synthetic sets: tests/test_live_parity.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,32 @@ class HoldEvent:
 class _Buffers:
     t_ms: list[int] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=dict)
+
+
+class _DriverHold:
+    """The driving value the rep counter sees, and the frame it stands for. For up to
+        ``filter.max_gap_ms`` after the last known value it is held, as a landmark gap that short
+        is bridged; a longer gap reaches the counter as missing at the frame where it began, so a
+        voided rep ends where the person vanished. Gaps also come from a signal undefined in a pose
+        (the single-leg lift's planted hip angle while MediaPipe reads that knee straight for a few
+        frames); without the hold such a flicker voided the whole rep. Causal, so live and review
+        count the same reps; checks still skip the unknown frames."""
+
+    def __init__(self, max_gap_ms: float) -> None:
+        self.max_gap_ms = max_gap_ms
+        self._last: tuple[int, float] | None = None
+        self._gap_start: tuple[int, int] | None = None
+
+    def __call__(self, i: int, t_ms: int, value: float) -> tuple[float, int, int]:
+        if np.isfinite(value):
+            self._last = (t_ms, value)
+            self._gap_start = None
+            return value, i, t_ms
+        if self._gap_start is None:
+            self._gap_start = (i, t_ms)
+        if self._last is not None and t_ms - self._last[0] <= self.max_gap_ms:
+            return self._last[1], i, t_ms
+        return value, *self._gap_start
 
 
 class SetTracker:
@@ -70,9 +105,13 @@ class SetTracker:
         self._measurements: list[dict[str, Measurement]] = []
         self._outcomes: list[str] = []
         self._frame = -1
-        self._last_driver: tuple[int, float] | None = None
-        self._gap_start: tuple[int, int] | None = None
+        self._hold = _DriverHold(spec.filter.max_gap_ms)
         self._cache: tuple[int, npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]] | None = None
+        self._revised = False
+        self.refine: Callable[[int], Mapping[str, npt.ArrayLike]] | None = None
+        """Live coaching's hook, called as a rep or hold ends, before it is measured, with its first
+        frame: better values of signals (zero-phase filtered now that the rep is over) for the frames
+        from there to the current one, which replace the values fed (see :meth:`_refine_from`)."""
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -92,23 +131,44 @@ class SetTracker:
             return self._hold_ended(hold_window) if hold_window else None
         return None
 
+    def activity(self) -> float:
+        """How much this set has gone on so far, to tell a unilateral exercise's working side from
+        the other when both complete their first rep or hold on the same frame (review's
+        :func:`siform.pipeline.working_side` criteria): the driving signal's spread (5th to 95th
+        percentile) for reps, frames in the hold position for holds."""
+        _t, values = self._arrays()
+        if self.spec.rep is None:
+            if self.spec.hold is None or not len(_t):
+                return 0.0
+            ok = np.ones(len(_t), dtype=bool)
+            for c in self.spec.hold.conditions:
+                v = values[c.signal]
+                ok &= np.isfinite(v) & (v >= (-np.inf if c.min is None else c.min))
+                ok &= v <= (np.inf if c.max is None else c.max)
+            return float(ok.sum())
+        x = values[self.spec.rep.signal]
+        x = x[np.isfinite(x)]
+        return float(np.percentile(x, 95) - np.percentile(x, 5)) if x.size > 10 else 0.0
+
+    def revise(self, values: Mapping[str, npt.ArrayLike]) -> None:
+        """Replace signals' per-frame values before :meth:`finish` (one per frame fed so far): live
+        coaching recomputes a signal measured against its set so far once the whole set is known.
+        Reps and holds keep the frames they were counted on; their checks are measured again."""
+        n = len(self._buf.t_ms)
+        for name, series in values.items():
+            arr = np.asarray(series, dtype=np.float64)
+            if arr.shape != (n,):
+                raise ValueError(f"revise: '{name}' has shape {arr.shape}, the set has {n} frames")
+            self._buf.values[name] = arr.tolist()
+        self._cache = None
+        self._revised = True
+
+    def series(self) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]:
+        """Every frame's time and signal values so far (arrays; do not modify them)."""
+        return self._arrays()
+
     def _driver(self, i: int, t_ms: int, value: float) -> tuple[float, int, int]:
-        """The driving value the rep counter sees, and the frame it stands for. For up to
-        ``filter.max_gap_ms`` after the last known value it is held, as a landmark gap that short
-        is bridged; a longer gap reaches the counter as missing at the frame where it began, so a
-        voided rep ends where the person vanished. Gaps also come from a signal undefined in a pose
-        (the single-leg lift's planted hip angle while MediaPipe reads that knee straight for a few
-        frames); without the hold such a flicker voided the whole rep. Causal, so live and review
-        count the same reps; checks still skip the unknown frames."""
-        if np.isfinite(value):
-            self._last_driver = (t_ms, value)
-            self._gap_start = None
-            return value, i, t_ms
-        if self._gap_start is None:
-            self._gap_start = (i, t_ms)
-        if self._last_driver is not None and t_ms - self._last_driver[0] <= self.spec.filter.max_gap_ms:
-            return self._last_driver[1], i, t_ms
-        return value, *self._gap_start
+        return self._hold(i, t_ms, value)
 
     def _hold_ok(self, row: Mapping[str, float]) -> bool | None:
         assert self.spec.hold is not None
@@ -142,8 +202,11 @@ class SetTracker:
         return out
 
     def _judge(
-        self, index: int, baselines: Mapping[str, float]
+        self, index: int, baselines: Mapping[str, float], provisional: bool = False
     ) -> tuple[tuple[CheckResult, ...], float | None]:
+        """The checks of rep (hold) ``index``; with ``provisional`` (an event during the set), those
+        judged against the person's own reps are marked so while fewer than
+        :data:`PROVISIONAL_REPS` reps are done."""
         t, _values = self._arrays()
         results = tuple(
             judge(
@@ -161,6 +224,14 @@ class SetTracker:
             _not_judged(r, [failed[o] for o in check.not_judged_when_failed if o in failed])
             for r, check in zip(results, self.spec.checks, strict=True)
         )
+        if provisional:
+            early = len(self._completed()) < PROVISIONAL_REPS
+            results = tuple(
+                replace(r, provisional=True)
+                if check.baseline == "set_median" and (early or baselines.get(check.id) is None)
+                else r
+                for r, check in zip(results, self.spec.checks, strict=True)
+            )
         return results, score(self.spec, results)
 
     def _completed(self) -> list[int]:
@@ -170,33 +241,83 @@ class SetTracker:
         done = self._completed()
         return set_baselines(self.spec, [self._measurements[k] for k in done], self.unscored)
 
+    def _refine_from(self, first: int) -> None:
+        if self.refine is None:
+            return
+        n = len(self._buf.t_ms)
+        for name, series in self.refine(first).items():
+            arr = np.asarray(series, dtype=np.float64)
+            if arr.shape != (n - first,):
+                raise ValueError(f"refine: '{name}' has shape {arr.shape}, expected ({n - first},)")
+            self._buf.values[name][first:] = arr.tolist()
+        self._cache = None
+
+    def _aligned(self, window: RepWindow) -> RepWindow:
+        """``window`` with its top band and peak where the refined driving signal puts them.
+
+        The causal filter the rep counter runs on lags (a frame at 10-15 frames/s), so its top band
+        starts and ends a frame late, and a check averaged over the top read across its limit on
+        sample clips where review did not. With :attr:`refine` set, the frames from shortly before
+        the rep are refined and counted again; the rep keeps the frames it was counted on."""
+        if self.refine is None or self.spec.rep is None:
+            return window
+        t = self._buf.t_ms
+        lo = self._windows[-1].end + 1 if self._windows else 0
+        while lo < window.start and t[lo] < t[window.start] - ALIGN_LEAD_MS:
+            lo += 1
+        self._refine_from(lo)
+        _t, values = self._arrays()
+        driver = values[self.spec.rep.signal]
+        counter, hold = RepCounter(self.spec.rep), _DriverHold(self.spec.filter.max_gap_ms)
+        found: RepWindow | None = None
+        for i in range(lo, len(t)):
+            value, at, at_ms = hold(i, t[i], float(driver[i]))
+            w = counter.update(at, at_ms, value)
+            if w is not None and w.outcome == "complete" and w.start <= window.end and w.end >= window.start:
+                found = w
+        if found is None:  # the refined signal may not be back at rest on the frame the rep ended
+            w = counter.finish()
+            found = w if w is not None and w.start <= window.end else None
+        if found is None or found.top_start is None or found.top_end is None:
+            return window
+        top_start = min(max(found.top_start, window.start), window.end)
+        top_end = min(max(found.top_end, top_start), window.end)
+        peak = min(max(found.peak, window.start), window.end)
+        return replace(window, top_start=top_start, top_end=top_end, peak=peak, peak_value=found.peak_value)
+
     def _rep_ended(self, window: RepWindow) -> RepEvent:
+        if window.outcome == "complete":
+            if self.refine is not None and self.spec.rep is not None:
+                window = self._aligned(window)
+            else:
+                self._refine_from(window.start)
         self._windows.append(window)
         self._outcomes.append(window.outcome)
         self._measurements.append(self._measure(window) if window.outcome == "complete" else {})
-        return RepEvent(self._make_rep(len(self._windows) - 1, self._live_baselines()))
+        return RepEvent(self._make_rep(len(self._windows) - 1, self._live_baselines(), provisional=True))
 
     def _hold_ended(self, window: HoldWindow) -> HoldEvent:
+        self._refine_from(window.start)
         self._windows.append(window)
         self._outcomes.append("complete")
         self._measurements.append(self._measure(window))
-        return HoldEvent(self._make_hold(len(self._windows) - 1, self._live_baselines()))
+        return HoldEvent(self._make_hold(len(self._windows) - 1, self._live_baselines(), provisional=True))
 
-    def _make_rep(self, k: int, baselines: Mapping[str, float]) -> Rep:
+    def _make_rep(self, k: int, baselines: Mapping[str, float], provisional: bool = False) -> Rep:
         w = self._windows[k]
         assert isinstance(w, RepWindow)
         t = self._buf.t_ms
         number = self._completed().index(k) + 1 if self._outcomes[k] == "complete" else 0
-        checks, sc = self._judge(k, baselines) if number else ((), None)
+        checks, sc = self._judge(k, baselines, provisional) if number else ((), None)
         return Rep(
             number, self.side, w.outcome, w.start_ms, w.end_ms, t[w.peak], w.start, w.end, w.peak,
             w.peak_value, w.top_start, w.top_end, checks, sc,
         )  # fmt: skip
 
-    def _make_hold(self, k: int, baselines: Mapping[str, float]) -> Hold:
+    def _make_hold(self, k: int, baselines: Mapping[str, float], provisional: bool = False) -> Hold:
         w = self._windows[k]
         assert isinstance(w, HoldWindow) and self.spec.prescription.hold_s is not None
-        checks, form = self._judge(k, baselines)
+        checks, form = self._judge(k, baselines, provisional)
         number = self._completed().index(k) + 1
         target_s = self.spec.prescription.hold_s
         return Hold(
@@ -216,6 +337,9 @@ class SetTracker:
             if last is not None:
                 self._hold_ended(last)
         done = self._completed()
+        if self._revised:
+            for k in done:
+                self._measurements[k] = self._measure(self._windows[k])
         baselines = set_baselines(self.spec, [self._measurements[k] for k in done], self.unscored)
         reps: list[Rep] = []
         holds: list[Hold] = []

@@ -11,8 +11,12 @@ No geometry and no exercise knowledge here: that lives in ``signals/`` and ``exe
 
 from __future__ import annotations
 
+import functools
+import heapq
 import logging
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,9 +90,17 @@ def smoothing_cutoff(track: PoseTrack, spec: ExerciseSpec) -> tuple[float | None
 
 
 def _bridge_and_smooth(coords: FloatArray, track: PoseTrack, spec: ExerciseSpec) -> FloatArray:
-    coords = bridge_gaps(coords, track.t_ms, spec.filter.max_gap_ms)
-    cutoff, _note = smoothing_cutoff(track, spec)
-    return coords if cutoff is None else butterworth_zero_phase(coords, track.t_ms, cutoff)
+    return zero_phase_condition(coords, track.t_ms, spec)
+
+
+def zero_phase_condition(coords: FloatArray, t_ms: npt.NDArray[np.int64], spec: ExerciseSpec) -> FloatArray:
+    """Review's conditioning of masked landmarks ``(T, 33, D)`` at ``t_ms``: short gaps bridged,
+    zero-phase low-pass at the spec's cutoff (lowered or dropped for too few frames per second).
+    Live coaching uses it too, over the frames of a rep that has just ended and over the whole set
+    at its end, so that what is measured is measured as review measures it."""
+    coords = bridge_gaps(coords, t_ms, spec.filter.max_gap_ms)
+    cutoff, _note = review_cutoff(spec.filter.cutoff_hz, frame_timing(t_ms).rate_hz)
+    return coords if cutoff is None else butterworth_zero_phase(coords, t_ms, cutoff)
 
 
 def near_side(image: npt.NDArray[np.floating]) -> str:
@@ -215,42 +227,109 @@ def analyze_track(
     )  # fmt: skip
 
 
+REFINE_LEAD_MS = 2000.0
+"""Frames before a finished rep that go through the zero-phase filter with it, so its start is not
+at the filter's edge: a 2 Hz Butterworth's response has died out within about a second."""
+
+
 class LiveSession:
     """Frame-by-frame coaching: ``update(pose_frame)`` returns a rep or hold event when one ends.
 
     The camera view and near side must be known up front (the live UI runs the setup gate on the
-    first seconds); smoothing is causal One Euro, so nothing waits for future frames.
+    first seconds); smoothing is causal One Euro, so nothing waits for future frames. Everything
+    else is review's: the same signal functions, rep counter, checks and scores.
+
+    What history each signal needs comes from its declared reach (:attr:`registry.SignalFn.reach`):
+    ``frame`` signals are computed on this frame alone; ``window`` ones over exactly the trailing
+    frames their window reaches (image and world landmarks alike); ``set`` ones on this frame with
+    the running median of their yardstick over the set so far (a heap pair: O(log n) a frame however
+    long the session), and :meth:`finish` recomputes them over the whole set, as review does.
+
+    A unilateral exercise given no ``side`` runs both sides until one of them completes a rep (or a
+    hold), then keeps that one: :attr:`side` is None until then, and attempts that ended before it
+    are not returned as events (they are in :meth:`finish`'s reps all the same).
+
+    Checks judged against the person's own reps are ``provisional`` on the events until
+    :data:`PROVISIONAL_REPS` reps are done (see :mod:`siform.engine`); :meth:`finish` judges every
+    rep against the whole set, with nothing provisional left.
+
+    For the live app and the session journal: :attr:`last_row` (this frame's signal values),
+    :meth:`result` (the :class:`SessionResult` review would return, per-frame series included).
+    ``measured`` is the setup gate's ``facing_measured`` (e.g. ``side/low``): checks no view at
+    that camera height can show go unscored, as in review.
     """
 
-    HISTORY_MS = 2000
-    """Least trailing history kept for signals that look back; more when their window is longer."""
-
     def __init__(
-        self, spec: ExerciseSpec, width: int, height: int, view: str, near: str, side: str | None = None
+        self,
+        spec: ExerciseSpec,
+        width: int,
+        height: int,
+        view: str,
+        near: str,
+        side: str | None = None,
+        measured: str | None = None,
     ) -> None:
         self.spec = spec
+        self.view = view
+        self.near = near
         self.scale = np.array([width, height], dtype=np.float64)
-        sides = side_map(side if spec.laterality == "unilateral" else None, near)
-        self.signals = SignalSet(spec, sides)
-        self.tracker = SetTracker(spec, side, _unscored_for_view(spec, view))
+        self.unscored = _unscored_for_view(spec, view, measured)
+        unilateral = spec.laterality == "unilateral"
+        choices: list[str | None] = [side] if side or not unilateral else ["left", "right"]
+        self._candidates = [_Candidate(spec, s if unilateral else None, near, self.unscored) for s in choices]
+        self._chosen: _Candidate | None = self._candidates[0] if len(self._candidates) == 1 else None
         self._filter = OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
         # World landmarks go through the same filter in millimetres, whose speeds are of the order of
         # the image's pixels per second that the filter's parameters were set for.
+        uses_world = any(c.signals.uses_world() for c in self._candidates)
         self._world_filter = (
-            OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta)
-            if self.signals.uses_world() else None
-        )  # fmt: skip
-        self._history = _History()
-        # Signals that look back are computed over the recent history; the rest over this frame
-        # alone, so a look-back signal does not make every other signal cost O(history) per frame.
-        self._history_names = [
-            n for n, b in self.signals.bound.items() if registry.REGISTRY[b.spec.fn].uses_history
-        ]
-        self._frame_names = [n for n in self.signals.bound if n not in self._history_names]
-        args = [self.signals.bound[n].args for n in self._history_names]
-        windows = [float(a.get("window_ms", 0)) + float(a.get("lag_ms", 0)) for a in args]
-        self.history_ms = max([self.HISTORY_MS, *windows])
+            OneEuroFilter(spec.filter.one_euro_min_cutoff, spec.filter.one_euro_beta) if uses_world else None
+        )
+        self.history_ms = max(c.window_ms for c in self._candidates)
+        """Trailing filtered history kept (ms): the longest look-back of a ``window`` signal."""
+        world_history = any(c.world_history for c in self._candidates)
+        self._history = _History(world=world_history) if self.history_ms > 0 else None
+        # Every frame's masked, unfiltered landmarks: what review conditions, for measuring a rep that
+        # has just ended and, at the end, the whole set the way review does (see _refine).
+        self._raw = _History(world=uses_world)
+        for c in self._candidates:
+            c.tracker.refine = functools.partial(self._refine, c)
         self._last_seen: tuple[FloatArray, FloatArray] | None = None  # (33, 2) pixels and their t_ms
+        self._frames = 0
+        self._found = 0
+        self._finished: tuple[list[Rep], list[Hold], SetSummary] | None = None
+        self.last_row: dict[str, float] = {}
+        """This frame's value of every signal of the spec (NaN where unknown): the overlay colours
+        the segments of checks whose signal is out of its limit with it."""
+
+    # -- the session's side ---------------------------------------------------------------
+
+    @property
+    def side(self) -> str | None:
+        """The working side (``left``/``right``) of a unilateral exercise: as given, or found from
+        the first rep; None while it is being found, and for bilateral exercises."""
+        return self._chosen.side if self._chosen is not None else None
+
+    @property
+    def _current(self) -> _Candidate:
+        """The chosen side, or while none is: the side facing the camera (for :attr:`last_row`)."""
+        if self._chosen is not None:
+            return self._chosen
+        return next((c for c in self._candidates if c.side == self.near), self._candidates[0])
+
+    @property
+    def signals(self) -> SignalSet:
+        return self._current.signals
+
+    @property
+    def tracker(self) -> SetTracker:
+        return self._current.tracker
+
+    @property
+    def sides(self) -> dict[str, str]:
+        return side_map(self.side, self.near)
+
+    # -- feeding --------------------------------------------------------------------------
 
     def _bridge(self, raw: FloatArray, t_ms: int) -> FloatArray:
         """Live counterpart of review's gap bridging: a landmark missing for up to
@@ -264,54 +343,296 @@ class LiveSession:
         return np.where(held, last, raw)
 
     def update(self, pose: PoseFrame) -> RepEvent | HoldEvent | None:
+        if self._finished is not None:
+            raise RuntimeError("LiveSession.update after finish(): start a new session for a new set")
+        self._frames += 1
+        self._found += bool(pose.found)
         masked = mask_low_visibility(pose.image, self.spec.filter.min_visibility)
-        raw = self._bridge(masked[:, :2].astype(np.float64) * self.scale, pose.t_ms)
+        seen_px = masked[:, :2].astype(np.float64) * self.scale
+        raw = self._bridge(seen_px, pose.t_ms)
         px = self._filter.update(raw, pose.t_ms)
-        now = np.array([pose.t_ms], dtype=np.int64)
-        world = None
+        world = seen_world = None
         if self._world_filter is not None:
             hidden = ~np.isfinite(masked[:, :1])
-            mm = np.where(hidden, np.nan, pose.world.astype(np.float64) * 1000.0)
-            world = self._world_filter.update(mm, pose.t_ms)[None] / 1000.0
-        frame_values = self.signals.compute(px[None], now, self._frame_names, world=world)
-        row = {n: float(v[-1]) for n, v in frame_values.items()}
-        if self._history_names:
-            pts, t = self._history.push(pose.t_ms, px, self.history_ms)
-            row |= {n: float(v[-1]) for n, v in self.signals.compute(pts, t, self._history_names).items()}
-        return self.tracker.update(pose.t_ms, row)
+            seen_world = np.where(hidden, np.nan, pose.world.astype(np.float64))
+            world = self._world_filter.update(seen_world * 1000.0, pose.t_ms) / 1000.0
+        self._raw.push(pose.t_ms, seen_px, seen_world)
+        if self._history is not None:
+            self._history.push(pose.t_ms, px, world, self.history_ms)
+        if self._chosen is not None:
+            event = self._chosen.update(pose.t_ms, px, world, self._history)
+            self.last_row = self._chosen.row
+            return event
+        events = [c.update(pose.t_ms, px, world, self._history) for c in self._candidates]
+        self.last_row = self._current.row
+        return self._choose_side(events)
+
+    def _choose_side(self, events: list[RepEvent | HoldEvent | None]) -> RepEvent | HoldEvent | None:
+        """Keep the first side to complete a rep or a hold; on the same frame, the side whose driving
+        signal moved more (reps) or that held the position longer (holds), then the near side."""
+        done = [
+            (c, e) for c, e in zip(self._candidates, events, strict=True)
+            if isinstance(e, HoldEvent) or (isinstance(e, RepEvent) and e.rep.number > 0)
+        ]  # fmt: skip
+        if not done:
+            return None
+        best = max(done, key=lambda ce: (ce[0].tracker.activity(), ce[0].side == self.near))
+        self._chosen = best[0]
+        self._candidates = [best[0]]
+        self.last_row = best[0].row
+        return best[1]
+
+    def _refine(self, candidate: _Candidate, first: int) -> dict[str, FloatArray]:
+        """A rep (hold) from frame ``first`` has just ended: every signal's values from there to now
+        as review would compute them. The frames from ``REFINE_LEAD_MS`` plus the longest look-back
+        before the rep to now go through review's zero-phase filter (the rep is over, so its own
+        future is known); only the newest frames lack what follows them, where a rep is back at rest.
+        ``set`` signals take the running yardstick. Causal One Euro values lag and flatten a rep's
+        peaks: measured on the sample clips that moved values across limits (tests/e2e)."""
+        t_all = self._raw.times()
+        lead = REFINE_LEAD_MS + candidate.window_ms
+        start = min(int(np.searchsorted(t_all, t_all[first] - lead, side="left")), first)
+        pts, world, t = self._raw.since(start)
+        values = candidate.signals.compute(
+            zero_phase_condition(pts, t, self.spec), t,
+            world=None if world is None else zero_phase_condition(world, t, self.spec),
+            yardsticks=candidate.yardsticks(),
+        )  # fmt: skip
+        return {name: v[first - start :] for name, v in values.items()}
+
+    # -- the end --------------------------------------------------------------------------
 
     def finish(self) -> tuple[list[Rep], list[Hold], SetSummary]:
-        return self.tracker.finish()
+        """Close the set: reconcile what depended on the set so far (yardsticks over the whole set,
+        every rep judged against the set's own baselines, nothing provisional) and return the reps,
+        holds and summary. Idempotent; :meth:`update` may not be called after it."""
+        if self._finished is None:
+            for c in self._candidates:
+                c.reconcile(self._raw, self.spec)
+            if self._chosen is None:  # no side completed a rep: review's tie-breaks, then the near side
+                self._chosen = max(
+                    self._candidates, key=lambda c: (c.tracker.activity(), c.side == self.near)
+                )
+                self._candidates = [self._chosen]
+            self._finished = self._chosen.final()
+        return self._finished
+
+    def result(self, setup: SetupVerdict, notes: list[str] | None = None) -> SessionResult:
+        """The session as :func:`analyze_track` returns a review: for ``build_session``, the report
+        and the frames export. ``setup`` is the live setup gate's verdict; ``notes`` what the
+        session had to do differently, in plain words. Calls :meth:`finish` if not yet called."""
+        reps, holds, summary = self.finish()
+        assert self._chosen is not None
+        t_ms, values = self._chosen.tracker.series()
+        unscored = [Unscored(k, v) for k, v in self.unscored.items()]
+        return SessionResult(
+            self.spec.id, self.side, self.view, setup, reps, holds, summary, unscored, t_ms,
+            dict(values), self._frames, self._found, self.sides, list(notes or []),
+        )  # fmt: skip
+
+
+class _Candidate:
+    """One working side's signals and set tracker (both sides run until a unilateral exercise's
+    side is known; one otherwise), and the live state its signals' reaches need."""
+
+    def __init__(self, spec: ExerciseSpec, side: str | None, near: str, unscored: dict[str, str]) -> None:
+        self.side = side
+        self.signals = SignalSet(spec, side_map(side, near))
+        self.tracker = SetTracker(spec, side, unscored)
+        self.row: dict[str, float] = {}
+        self.lookbacks: dict[str, float] = {}
+        """Signal name -> the history (ms) its value reaches back: >0 for window and set signals."""
+        self._frame_names: list[str] = []
+        self._window_names: list[str] = []
+        self._set: dict[str, tuple[registry.Yardstick, _RunningMedian]] = {}
+        self.world_history = False
+        for name, b in self.signals.bound.items():
+            entry = registry.REGISTRY[b.spec.fn]
+            reach = registry.lookback_ms(b.spec.fn, b.args)
+            if entry.reach == "frame":
+                self._frame_names.append(name)
+                continue
+            self.lookbacks[name] = reach
+            if entry.reach == "window":
+                self.world_history |= entry.space == "world"
+                self._window_names.append(name)
+            else:
+                assert entry.yardstick is not None, f"'{b.spec.fn}' has a set reach but no yardstick"
+                self._set[name] = (entry.yardstick, _RunningMedian())
+
+    def update(
+        self, t_ms: int, px: FloatArray, world: FloatArray | None, history: _History | None
+    ) -> RepEvent | HoldEvent | None:
+        now = np.array([t_ms], dtype=np.int64)
+        world1 = None if world is None else world[None]
+        values = self.signals.compute(px[None], now, self._frame_names, world1)
+        row = {n: float(v[-1]) for n, v in values.items()}
+        for name, (stick, running) in self._set.items():
+            b = self.signals.bound[name]
+            space = registry.REGISTRY[b.spec.fn].space
+            frame = px if space == "image" else world
+            if frame is None:
+                row[name] = float("nan")
+                continue
+            running.push(float(stick.series(frame)))
+            row[name] = float(registry.compute(b.spec.fn, b.args, frame[None], now, running.median())[-1])
+        if self._window_names:
+            assert history is not None
+            for name in self._window_names:
+                pts, hist_world, t = history.trailing(self.lookbacks[name])
+                value = self.signals.compute(pts, t, [name], hist_world)[name]
+                row[name] = float(value[-1])
+        self.row = row
+        return self.tracker.update(t_ms, row)
+
+    @property
+    def window_ms(self) -> float:
+        """The longest look-back of its ``window`` signals (0 without any)."""
+        return max((self.lookbacks[n] for n in self._window_names), default=0.0)
+
+    def yardsticks(self) -> dict[str, float]:
+        """The running yardstick of each ``set`` signal: its median over the set so far."""
+        return {name: running.median() for name, (_stick, running) in self._set.items()}
+
+    def reconcile(self, raw: _History, spec: ExerciseSpec) -> None:
+        """The set is over: every signal recomputed over all of it exactly as review computes it
+        (zero-phase filter over the whole set, ``set`` yardsticks over all its frames)."""
+        pts, world, t = raw.since(0)
+        if not t.size:
+            return
+        values = self.signals.compute(
+            zero_phase_condition(pts, t, spec), t,
+            world=None if world is None else zero_phase_condition(world, t, spec),
+        )  # fmt: skip
+        self.tracker.refine = None  # the values are final now
+        self.tracker.revise(values)
+
+    def final(self) -> tuple[list[Rep], list[Hold], SetSummary]:
+        """The set's reps and holds, judged on the reconciled values. The attempts are also counted
+        again on those values (a replay of the tracker, as review counts): when that finds the same
+        attempts with the same outcomes, each over the frames of the one announced live, its frame
+        boundaries are the ones kept, so the final record is the one review makes of the same poses.
+        Otherwise the live count stands, re-measured (the person was told those reps)."""
+        t, values = self.tracker.series()
+        replay = SetTracker(self.tracker.spec, self.side, self.tracker.unscored)
+        names = list(values)
+        stacked = np.stack([values[n] for n in names], axis=1) if names else np.zeros((len(t), 0))
+        for i, t_ms in enumerate(t.tolist()):
+            replay.update(t_ms, dict(zip(names, stacked[i].tolist(), strict=True)))
+        live, again = self.tracker.finish(), replay.finish()
+        return again if _same_attempts(live, again) else live
+
+
+def _same_attempts(
+    a: tuple[list[Rep], list[Hold], SetSummary], b: tuple[list[Rep], list[Hold], SetSummary]
+) -> bool:
+    """The same reps (outcome and number) and holds, pairwise over overlapping frames."""
+    if len(a[0]) != len(b[0]) or len(a[1]) != len(b[1]):
+        return False
+    reps = all(
+        (x.outcome, x.number) == (y.outcome, y.number)
+        and x.start_index <= y.end_index and y.start_index <= x.end_index
+        for x, y in zip(a[0], b[0], strict=True)
+    )
+    holds = all(
+        x.start_index <= y.end_index and y.start_index <= x.end_index for x, y in zip(a[1], b[1], strict=True)
+    )
+    return reps and holds
+
+
+class _RunningMedian:
+    """Median of the finite values pushed so far, in O(log n) a push: a max-heap of the lower half
+    and a min-heap of the upper half, the lower one as big or one bigger."""
+
+    def __init__(self) -> None:
+        self._low: list[float] = []  # negated
+        self._high: list[float] = []
+
+    def push(self, x: float) -> None:
+        if not math.isfinite(x):
+            return
+        if self._low and x > -self._low[0]:
+            heapq.heappush(self._high, x)
+        else:
+            heapq.heappush(self._low, -x)
+        if len(self._low) > len(self._high) + 1:
+            heapq.heappush(self._high, -heapq.heappop(self._low))
+        elif len(self._high) > len(self._low):
+            heapq.heappush(self._low, -heapq.heappop(self._high))
+
+    def median(self) -> float:
+        """NaN before any finite value."""
+        if not self._low:
+            return float("nan")
+        if len(self._low) > len(self._high):
+            return -self._low[0]
+        return (-self._low[0] + self._high[0]) / 2.0
+
+    def __len__(self) -> int:
+        return len(self._low) + len(self._high)
 
 
 class _History:
-    """The trailing frames a look-back signal needs, kept contiguous so reading them copies nothing.
+    """The trailing frames signals that look back need, kept contiguous so reading them copies nothing.
 
     A growable buffer with a moving start: frames are written in place and the oldest dropped by
     advancing the start; the live part moves back to the front only when the buffer's end is reached.
     Stacking a deque of frames instead cost most of a millisecond per frame for a minute of history.
+    World landmarks are kept beside the image ones when a world signal looks back.
     """
 
-    def __init__(self, capacity: int = 256) -> None:
+    def __init__(self, capacity: int = 256, world: bool = False) -> None:
         self._pts = np.empty((capacity, NUM_LANDMARKS, 2), dtype=np.float64)
+        self._world = np.empty((capacity, NUM_LANDMARKS, 3), dtype=np.float64) if world else None
         self._t = np.empty(capacity, dtype=np.int64)
         self._start = 0
         self._end = 0
 
-    def push(self, t_ms: int, px: FloatArray, keep_ms: float) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-        """Add a frame, drop frames older than ``keep_ms`` before it; views of the frames kept."""
+    def push(
+        self, t_ms: int, px: FloatArray, world: FloatArray | None = None, keep_ms: float = float("inf")
+    ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Add a frame, drop frames older than ``keep_ms`` before it but the newest of them (a signal
+        over steps between frames needs the frame before its window); views of the frames kept."""
         if self._end == self._t.shape[0]:
             live = self._end - self._start
-            if live * 2 > self._t.shape[0]:  # mostly live: grow
-                self._pts = np.concatenate([self._pts[self._start : self._end], np.empty_like(self._pts)])
-                self._t = np.concatenate([self._t[self._start : self._end], np.empty_like(self._t)])
-            else:
-                self._pts[:live] = self._pts[self._start : self._end]
-                self._t[:live] = self._t[self._start : self._end]
+            grow = live * 2 > self._t.shape[0]  # mostly live: grow, else move the live part forward
+            self._pts = _compacted(self._pts, self._start, self._end, grow)
+            if self._world is not None:
+                self._world = _compacted(self._world, self._start, self._end, grow)
+            self._t = _compacted(self._t, self._start, self._end, grow)
             self._start, self._end = 0, live
         self._pts[self._end] = px
+        if self._world is not None:
+            self._world[self._end] = np.nan if world is None else world
         self._t[self._end] = t_ms
         self._end += 1
-        t = self._t[self._start : self._end]
-        self._start += int(np.searchsorted(t, t_ms - keep_ms, side="left"))
+        if math.isfinite(keep_ms):
+            t = self._t[self._start : self._end]
+            self._start += max(int(np.searchsorted(t, t_ms - keep_ms, side="left")) - 1, 0)
         return self._pts[self._start : self._end], self._t[self._start : self._end]
+
+    def times(self) -> npt.NDArray[np.int64]:
+        return self._t[self._start : self._end]
+
+    def since(self, first: int) -> tuple[FloatArray, FloatArray | None, npt.NDArray[np.int64]]:
+        """Frames from the ``first`` ever pushed on (a buffer that never drops any): views."""
+        a = self._start + first
+        world = None if self._world is None else self._world[a : self._end]
+        return self._pts[a : self._end], world, self._t[a : self._end]
+
+    def trailing(self, reach_ms: float) -> tuple[FloatArray, FloatArray | None, npt.NDArray[np.int64]]:
+        """Image points, world points (None if not kept) and times of the frames within ``reach_ms``
+        of the newest, and the one before them: views, not copies."""
+        t = self._t[self._start : self._end]
+        first = self._start
+        if math.isfinite(reach_ms) and t.size:
+            first += max(int(np.searchsorted(t, t[-1] - reach_ms, side="left")) - 1, 0)
+        world = None if self._world is None else self._world[first : self._end]
+        return self._pts[first : self._end], world, self._t[first : self._end]
+
+
+def _compacted(buf: npt.NDArray[Any], start: int, end: int, grow: bool) -> npt.NDArray[Any]:
+    if grow:
+        return np.concatenate([buf[start:end], np.empty_like(buf)])
+    buf[: end - start] = buf[start:end]
+    return buf

@@ -40,6 +40,9 @@ class CheckResult:
     worst_t_ms: int | None
     cue: str | None
     reason: str | None = None
+    provisional: bool = False
+    """Live coaching only: judged against the person's own reps before enough of them were done, so
+    the verdict may change when the set ends; a finished session has no provisional verdicts."""
 
 
 @dataclass(frozen=True, slots=True)

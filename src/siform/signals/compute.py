@@ -62,10 +62,12 @@ class SignalSet:
         t_ms: npt.NDArray[Any],
         names: list[str] | None = None,
         world: npt.NDArray[Any] | None = None,
+        yardsticks: Mapping[str, float] | None = None,
     ) -> dict[str, FloatArray]:
         """``names`` (default: all) -> ``(T,)`` values over ``pts`` ``(T, 33, 2)`` image pixels, or
         for signals in world space over ``world`` ``(T, 33, 3)`` (all NaN when it is not given: the
-        rig's 2D truth joints, say, have no 3D)."""
+        rig's 2D truth joints, say, have no 3D). ``yardsticks``: signal name -> the set-wide
+        yardstick to use instead of the one over the frames given (``set`` signals, live)."""
         bound = self.bound if names is None else {n: self.bound[n] for n in names}
         out: dict[str, FloatArray] = {}
         for name, b in bound.items():
@@ -76,7 +78,8 @@ class SignalSet:
                 source = world
             else:
                 source = pts
-            out[name] = np.asarray(registry.compute(b.spec.fn, b.args, source, t_ms), dtype=np.float64)
+            stick = (yardsticks or {}).get(name)
+            out[name] = np.asarray(registry.compute(b.spec.fn, b.args, source, t_ms, stick), dtype=np.float64)
         return out
 
     def uses_world(self) -> bool:

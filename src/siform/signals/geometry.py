@@ -238,7 +238,7 @@ def hip_drop_ratio(pts: Points) -> FloatArray:
     return _ratio(dy, 0.5 * (thigh_length(pts, "left") + thigh_length(pts, "right")))
 
 
-def hip_to_shoulder_offset_ratio(pts: Points) -> FloatArray:
+def hip_to_shoulder_offset_ratio(pts: Points, yardstick: float | None = None) -> FloatArray:
     """``(left_hip_y - right_hip_y)`` per frame over the median ``(left_shoulder_y - right_shoulder_y)``
     of all frames given: the pelvis's left-right vertical offset in units of the shoulders' offset.
 
@@ -246,7 +246,7 @@ def hip_to_shoulder_offset_ratio(pts: Points) -> FloatArray:
     degrees), each left-right pair appears vertically apart. The shoulders stay on the mat through a
     bridge, so their offset is a yardstick that does not change as the hips rise, unlike thigh
     length (which :func:`hip_drop_ratio` uses and which foreshortens with the lift); taking its
-    median over the frames given (a whole set in review, the recent history live) keeps landmark
+    median over the frames given (a whole set in review, the set so far live) keeps landmark
     jitter out of the denominator. A level pelvis keeps the ratio at the person's own constant (hip
     width over shoulder width, about 0.63 on our renders). The sign of the shoulder offset says which
     side is nearer the camera, so the ratio rises when the NEAR hip drops towards the floor (+0.046
@@ -254,33 +254,48 @@ def hip_to_shoulder_offset_ratio(pts: Points) -> FloatArray:
     camera. Meaningless where the shoulders are level in the image (front views, low side cameras):
     NaN when the median offset is zero or unknown. Image y only. Mirror: unchanged (both offsets
     change sign).
+
+    ``yardstick``: the shoulder offset to divide by, when the set it is the median of is not the
+    frames given (live coaching passes the running median of the set so far, one frame at a time;
+    see :func:`shoulder_offset_px`).
     """
-    hips, yardstick = _hip_and_shoulder_offsets(pts)
-    return _ratio(hips, np.full_like(hips, yardstick, dtype=np.float64))
+    hips, median = _hip_and_shoulder_offsets(pts, yardstick)
+    return _ratio(hips, np.full_like(hips, median, dtype=np.float64))
 
 
-def _hip_and_shoulder_offsets(pts: Points) -> tuple[FloatArray, float]:
-    """Per frame ``left_hip_y - right_hip_y``, and the median ``left_shoulder_y - right_shoulder_y``."""
+def shoulder_offset_px(pts: Points) -> FloatArray:
+    """Per frame ``left_shoulder_y - right_shoulder_y``: the series whose median over a set is the
+    yardstick of :func:`hip_to_shoulder_offset_ratio` and :func:`side_hip_drop_ratio`."""
+    pts = _checked(pts)
+    offset = _at(pts, Landmark.LEFT_SHOULDER, 2)[..., 1] - _at(pts, Landmark.RIGHT_SHOULDER, 2)[..., 1]
+    return np.asarray(offset, dtype=np.float64)
+
+
+def _hip_and_shoulder_offsets(pts: Points, yardstick: float | None) -> tuple[FloatArray, float]:
+    """Per frame ``left_hip_y - right_hip_y``, and the yardstick: ``yardstick`` if given, else the
+    median ``left_shoulder_y - right_shoulder_y`` over the frames given (0 when none is known)."""
     pts = _checked(pts)
     hips = _at(pts, Landmark.LEFT_HIP, 2)[..., 1] - _at(pts, Landmark.RIGHT_HIP, 2)[..., 1]
-    shoulders = _at(pts, Landmark.LEFT_SHOULDER, 2)[..., 1] - _at(pts, Landmark.RIGHT_SHOULDER, 2)[..., 1]
-    finite = np.asarray(shoulders, dtype=np.float64)[np.isfinite(shoulders)]
+    if yardstick is not None:
+        return hips, float(yardstick) if np.isfinite(yardstick) else 0.0
+    shoulders = shoulder_offset_px(pts)
+    finite = shoulders[np.isfinite(shoulders)]
     return hips, float(np.median(finite)) if finite.size else 0.0
 
 
-def side_hip_drop_ratio(pts: Points, side: Side) -> FloatArray:
+def side_hip_drop_ratio(pts: Points, side: Side, yardstick: float | None = None) -> FloatArray:
     """How far ``side``'s hip sits below the other one, in units of the shoulders' image offset.
 
     :func:`hip_to_shoulder_offset_ratio` signed by body side instead of by camera side: it rises
     when ``side``'s hip drops towards the floor, whichever hip is nearer the camera. For an exercise
     whose fault goes one way only (on one leg the unsupported side sags), a one-sided limit on this
     ignores landmark noise in the other direction, which on rendered single-leg lifts made up most of
-    the spread of clean reps. Same view needs and NaN rules as the ratio it signs. Mirror: unchanged
-    with ``side`` swapped.
+    the spread of clean reps. Same view needs, NaN rules and ``yardstick`` as the ratio it signs.
+    Mirror: unchanged with ``side`` swapped.
     """
-    hips, yardstick = _hip_and_shoulder_offsets(pts)
+    hips, median = _hip_and_shoulder_offsets(pts, yardstick)
     sign = 1.0 if side == "left" else -1.0
-    return _ratio(sign * hips, np.full_like(hips, abs(yardstick), dtype=np.float64))
+    return _ratio(sign * hips, np.full_like(hips, abs(median), dtype=np.float64))
 
 
 def knee_separation_ratio(pts: Points, by: Literal["ankle", "hip"] = "ankle") -> FloatArray:

@@ -24,6 +24,23 @@ RELATIVE_SIDES: Final = frozenset({"working", "stance", "near", "far"})
 SIDES: Final = frozenset({"left", "right"}) | RELATIVE_SIDES
 
 
+Reach = Literal["frame", "window", "set"]
+"""How far in time a signal's value at a frame reaches (see :attr:`SignalFn.reach`)."""
+WINDOW_ARGS: Final = ("window_ms", "lag_ms")
+"""Arguments whose sum is a ``window`` signal's look-back in milliseconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Yardstick:
+    """A set-wide yardstick: the median of ``series`` (one value per frame) over every frame of the
+    set, passed to the signal function as ``param``. Review computes it inside the function over the
+    whole recording; live coaching keeps a running median of the set so far and passes it in, so a
+    frame costs the same at minute ten as at second one."""
+
+    series: Callable[[FloatArray], FloatArray]
+    param: str = "yardstick"
+
+
 @dataclass(frozen=True, slots=True)
 class SignalFn:
     fn: Callable[..., FloatArray]
@@ -32,14 +49,26 @@ class SignalFn:
     landmarks: tuple[str, ...]
     """Joints it reads, as ``{side}_joint`` templates or plain names."""
     needs_time: bool = False
-    uses_history: bool = False
-    """Its value at a frame depends on other frames (a window, a median): live coaching must feed
-    it recent history, not the current frame alone."""
+    reach: Reach = "frame"
+    """Which frames its value at a frame depends on, the one place live coaching learns what
+    history to keep (:func:`lookback_ms`): ``frame`` that frame alone; ``window`` the trailing
+    ``window_ms`` (+ ``lag_ms``) of its arguments, causal, so live and review agree exactly on the
+    same points; ``set`` a :class:`Yardstick` over the whole set (all frames given in review, the
+    running set so far live, reconciled with the whole set when it ends)."""
+    yardstick: Yardstick | None = None
+    """For ``reach = "set"``: what the set-wide quantity is and how the function takes it."""
     space: Literal["image", "world"] = "image"
     """``world``: it reads MediaPipe's metric 3D landmarks ``(T, 33, 3)``, not image pixels."""
     draw: tuple[tuple[str, str], ...] = ()
     """Segments the overlay draws when a check on it fails (default: from ``landmarks``)."""
 
+    @property
+    def uses_history(self) -> bool:
+        """Its value at a frame depends on other frames: live coaching must keep some."""
+        return self.reach != "frame"
+
+
+_SHOULDER_OFFSET: Final = Yardstick(g.shoulder_offset_px)
 
 REGISTRY: Final[dict[str, SignalFn]] = {
     "joint_angle_deg": SignalFn(
@@ -75,12 +104,16 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         frozenset(),
         ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+        reach="set",
+        yardstick=_SHOULDER_OFFSET,
     ),
     "side_hip_drop_ratio": SignalFn(
         g.side_hip_drop_ratio,
         frozenset({"side"}),
         frozenset({"side"}),
         ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+        reach="set",
+        yardstick=_SHOULDER_OFFSET,
     ),
     "knee_separation_ratio": SignalFn(
         g.knee_separation_ratio,
@@ -112,7 +145,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         (),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     # Exercise signals A (single-leg lift, ball squat, band adduction, side plank, pelvic list).
     "planted_hip_angle_deg": SignalFn(
@@ -133,7 +166,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         ("left_hip", "right_hip", "left_ankle", "right_ankle"),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     "hip_lowering_speed": SignalFn(
         g.hip_lowering_speed,
@@ -141,7 +174,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset(),
         ("left_hip", "right_hip", "left_ankle", "right_ankle"),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     "hip_lift_ratio": SignalFn(
         g.hip_lift_ratio,
@@ -149,7 +182,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset({"side"}),
         ("{side}_shoulder", "{side}_hip", "{side}_ankle"),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     "hip_rise_ratio": SignalFn(
         g.hip_rise_ratio,
@@ -157,7 +190,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset({"side"}),
         ("{side}_hip", "{side}_ankle", "{side}_shoulder"),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     "hip_floor_lift_ratio": SignalFn(
         g.hip_floor_lift_ratio,
@@ -165,7 +198,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset({"side"}),
         ("{side}_hip", "{side}_elbow", "{side}_ankle", "{side}_shoulder"),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     "toe_out_ratio": SignalFn(
         g.toe_out_ratio,
@@ -213,7 +246,7 @@ REGISTRY: Final[dict[str, SignalFn]] = {
         frozenset({"side"}),
         ("left_knee", "right_knee", "left_hip", "right_hip"),
         needs_time=True,
-        uses_history=True,
+        reach="window",
     ),
     # Exercise signals B: clamshell, lying holds, stretches, cat-cow.
     "knee_lift_deg": SignalFn(
@@ -308,10 +341,32 @@ def required_landmarks(fn: str, resolved_args: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def compute(
-    fn: str, resolved_args: Mapping[str, Any], pts: npt.NDArray[Any], t_ms: npt.NDArray[Any]
-) -> FloatArray:
+def lookback_ms(fn: str, resolved_args: Mapping[str, Any]) -> float:
+    """How much history before a frame its value depends on: 0 for a ``frame`` signal, the sum of
+    its :data:`WINDOW_ARGS` for a ``window`` one, infinity for a ``set`` one."""
     entry = REGISTRY[fn]
+    if entry.reach == "frame":
+        return 0.0
+    if entry.reach == "set":
+        return float("inf")
+    return float(sum(float(resolved_args.get(k, 0.0)) for k in WINDOW_ARGS))
+
+
+def compute(
+    fn: str,
+    resolved_args: Mapping[str, Any],
+    pts: npt.NDArray[Any],
+    t_ms: npt.NDArray[Any],
+    yardstick: float | None = None,
+) -> FloatArray:
+    """``fn`` over ``pts``; ``yardstick`` (``set`` signals only) replaces the median the function
+    would take over the frames given."""
+    entry = REGISTRY[fn]
+    kwargs = dict(resolved_args)
+    if yardstick is not None:
+        if entry.yardstick is None:
+            raise ValueError(f"'{fn}' takes no yardstick: its reach is '{entry.reach}'")
+        kwargs[entry.yardstick.param] = yardstick
     if entry.needs_time:
-        return entry.fn(pts, t_ms, **resolved_args)
-    return entry.fn(pts, **resolved_args)
+        return entry.fn(pts, t_ms, **kwargs)
+    return entry.fn(pts, **kwargs)
