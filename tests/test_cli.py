@@ -223,3 +223,56 @@ def test_a_signal_while_the_command_line_is_imported_is_one_line(sig: str, code:
     assert "Traceback" not in out.stderr
     assert out.stderr.strip() == line
     assert out.returncode == code
+
+
+_SIGNAL_WHILE_THE_CHARTS_DRAW = """
+import os, signal, sys, threading
+from pathlib import Path
+import siform.entry, siform.review
+clip, out, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+real_charts = siform.review.report_charts
+main_id = threading.main_thread().ident
+
+def main_waits_for_a_thread():
+    frame = sys._current_frames().get(main_id)
+    while frame is not None:
+        if frame.f_code.co_name == "join":
+            return True
+        frame = frame.f_back
+    return False
+
+def charts(*args, **kwargs):
+    drawn = real_charts(*args, **kwargs)
+    while not main_waits_for_a_thread():  # pass 2 is done, the review waits for the charts
+        threading.Event().wait(0.01)
+    os.kill(os.getpid(), signal.SIGTERM)  # a real signal, at that moment
+    for _ in range(3):  # still inside matplotlib's native code for a while
+        real_charts(*args, **kwargs)
+    marker.write_text("the charts thread ran to its end", encoding="utf-8")
+    return drawn
+
+siform.review.report_charts = charts
+sys.argv[1:] = ["analyze", clip, "-e", "glute_bridge", "--out", out]
+sys.exit(siform.entry.main())
+"""
+
+
+def test_a_signal_while_the_review_waits_for_its_charts_thread(tmp_path: Path, model_path: Path) -> None:
+    """SIGTERM while pass 2 waited for the thread drawing the report's charts used to stop the wait
+    and leave that thread drawing; CPython then ended it at exit from inside matplotlib's C++
+    code and the process aborted ("terminate called without an active exception", 1 interrupted
+    review in 40) after siform had printed its line. Now every helper thread is waited for."""
+    clip = ROOT / "sample_videos" / "views" / "bridge_view_high.mp4"
+    out, marker = tmp_path / "out", tmp_path / "charts-ended.txt"
+    out.mkdir()
+    (out / "notes.txt").write_text("the therapist's own notes\n", encoding="utf-8")
+    env = dict(os.environ, SIFORM_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_WHILE_THE_CHARTS_DRAW, str(clip), str(out), str(marker)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert marker.is_file(), (proc.returncode, proc.stderr[-2000:])
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == "siform: stopped (SIGTERM)."
+    assert "terminate called" not in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # left as it was

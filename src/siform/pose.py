@@ -75,8 +75,9 @@ def stop_signals_blocked() -> Iterator[None]:
     signal to the process goes to any thread that does not block it, and MediaPipe's C++ threads
     are not written to be interrupted: blocked there, the signal always reaches Python's main
     thread, which stops the review and closes the graphs; one that arrives during the block waits
-    for its end. (Measured: it did not remove a rare abort at exit after SIGTERM late in a review,
-    1 in 40 interrupted reviews with benchmarks/interrupt.py; that one's cause is still open.)
+    for its end. (That rare abort at exit after a late SIGTERM, 1 in 40 interrupted reviews, had
+    another cause: a helper thread forgotten by an interrupted ``join``, see
+    :func:`siform.pose_lanes.join_through_interrupts`, which also uses this block.)
     """
     if not hasattr(signal, "pthread_sigmask"):
         yield

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from siform.errors import SiformError
-from siform.pose import STOP_SIGNALS, PoseEstimator, PoseFrame
+from siform.pose import STOP_SIGNALS, PoseEstimator, PoseFrame, stop_signals_blocked
 from siform.sources import Frame, VideoFileSource
 
 WARMUP_FRAMES = 30
@@ -68,6 +68,9 @@ class _Lane:
     stop: threading.Event = field(default_factory=threading.Event)
     seam: Frame | None = None
     """The second lane's frame at the middle index, kept for the first lane to compare with."""
+    done: threading.Event = field(default_factory=threading.Event)
+    """Set as the lane's last act. The first lane waits on this, not on ``Thread.join``: a timed join
+    cut by Ctrl-C marks a running thread as ended in CPython 3.11 (see :func:`join_through_interrupts`)."""
 
 
 def _second_half(
@@ -100,6 +103,7 @@ def _second_half(
         lane.error = exc
     finally:
         ready.set()
+        lane.done.set()
 
 
 def _same_frame(a: Frame, b: Frame | None) -> bool:
@@ -154,8 +158,7 @@ def estimate_poses(
                 poses.append(estimator(frame))
                 report()
         if joined:
-            while worker is not None and worker.is_alive():
-                worker.join(timeout=0.1)
+            while worker is not None and not second.done.wait(timeout=0.1):
                 report()
             if second.error is not None:
                 if isinstance(second.error, SiformError):
@@ -170,13 +173,24 @@ def estimate_poses(
 
 
 def join_through_interrupts(thread: threading.Thread) -> None:
-    """Wait for ``thread`` to end even when Ctrl-C is pressed again meanwhile (a second
-    KeyboardInterrupt is raised after the join, not instead of it)."""
-    interrupted: BaseException | None = None
-    while thread.is_alive():
-        try:
-            thread.join()
-        except KeyboardInterrupt as exc:
-            interrupted = exc
-    if interrupted is not None:
-        raise interrupted
+    """Wait for ``thread`` to end even when Ctrl-C or SIGTERM arrives meanwhile (the interrupt is
+    raised after the join, not instead of it).
+
+    Every helper thread of a review (this module's second lane, pass 2's decoder and chart drawer
+    in :mod:`siform.review`) is waited for this way. A thread still running when the interpreter
+    shuts down is stopped by CPython with ``pthread_exit`` the next time it takes the GIL; from
+    inside C++ (matplotlib's Agg renderer, OpenCV's decoder) that unwinding ends the whole process
+    with "terminate called without an active exception" or "exception not rethrown" (SIGABRT),
+    after siform had already cleaned up and printed its line.
+
+    Catching the KeyboardInterrupt and joining again is not enough: in CPython 3.11 a ``join``
+    interrupted by a signal handler's exception releases the running thread's own lock and marks
+    it stopped (``Thread._wait_for_tstate_lock``), so ``is_alive()`` then says False, the retry
+    returns at once and even interpreter shutdown no longer waits for it. So the stop signals are
+    blocked in the waiting thread for the join: the wait is never interrupted, and a signal that
+    arrives meanwhile is handled (raised in the main thread) as soon as the join is over. Before
+    this, a SIGTERM arriving while pass 2 waited for the charts thread aborted about 1 review in 40
+    (benchmarks/interrupt.py); tests/test_cli.py sends one at that very moment.
+    """
+    with stop_signals_blocked():
+        thread.join()

@@ -37,7 +37,7 @@ from siform.gate import posture_refusal
 from siform.model_store import sha256_of
 from siform.pipeline import SessionResult, analyze_track
 from siform.pose import PoseTrack
-from siform.pose_lanes import estimate_poses
+from siform.pose_lanes import estimate_poses, join_through_interrupts
 from siform.report import render_report, report_charts
 from siform.session import build_session, validate_session, write_session
 from siform.signals.compute import SignalSet
@@ -115,7 +115,9 @@ def prefetched(frames: Iterable[Frame], depth: int = PREFETCH_FRAMES) -> Iterato
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        reader.join()
+        # At most a frame's decoding. A Ctrl-C or SIGTERM landing in this wait must not leave the
+        # reader inside OpenCV at exit: see :func:`siform.pose_lanes.join_through_interrupts`.
+        join_through_interrupts(reader)
 
 
 def estimate_track(
@@ -415,7 +417,9 @@ def review_video(
                 size = (info.width, info.height)
                 write_annotated(ahead, painter, files["video"], size, fps, keep_thumbnail)
             finally:
-                drawer.join()
+                # Also when pass 2 was interrupted: the charts thread must have ended before the
+                # process does (a Ctrl-C or SIGTERM while waiting for it is raised after it ended).
+                join_through_interrupts(drawer)
         if isinstance(drawn["charts"], BaseException):
             raise drawn["charts"]
         charts = drawn["charts"]
