@@ -188,3 +188,19 @@ def test_second_person_pauses(model_path: Path) -> None:
     assert two_from <= paused[0] <= two_from + fps
     assert two_to <= paused[-1] + 1 <= two_to + fps
     assert views[-1].phase in ("active", "setup")
+
+
+def test_one_sided_exercise_finds_its_side_then_asks_for_the_other(model_path: Path) -> None:
+    poses, (w, h) = _poses(ROOT / "sample_videos" / "single_leg_lift_right_high.mp4", model_path)
+    spec = find_spec("single_leg_pelvic_lift")
+    coach = Coach(spec, Plan.of(spec, 1, 2, None), w, h)  # no --side: both sides, the first found
+    assert coach.plan.sides == 2
+    views, _events = _drive(coach, poses)
+    first = coach.records[0]
+    assert first.side == "right" and first.ended == "complete"  # the clip's working leg
+    assert [r.number for r in first.result.reps if r.number] == [1, 2]
+    phases = [v.phase for v in views]
+    after = views[phases.index("setup", phases.index("active")) :]
+    assert after[0].message and after[0].message.startswith("Now your left side.")
+    assert [c.side for c in after[0].counters] == ["right", "left"]
+    assert after[0].counters[0].done == 2 and after[0].counters[1].done == 0

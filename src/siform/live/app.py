@@ -350,7 +350,10 @@ def run_live(opts: LiveOptions) -> int:
         try:
             stats = run_session(feed, estimator, crowd, coach, screen, on_tick, Voice(speaker.speak))
         finally:
-            session_path = journal.finalize()
+            # The coach's own records: both sides of a set share its number, which the journal's
+            # own list of sets keys by (it would keep one side).
+            done = [LiveSet.from_result(r.set_number, r.result) for r in coach.records]
+            session_path = journal.finalize(done)
         for line in coach.view().summary:
             print(line)
         dropped = f", {stats.dropped} dropped to keep up" if stats.dropped else ""
