@@ -197,3 +197,19 @@ def test_draw_live_keeps_inside_the_latency_budget(sample: Sample) -> None:
     for (w, h, name), ms in medians.items():
         print(f"draw_live {w}x{h} {name}: {ms:.2f} ms/frame (median of 100)")
     assert max(ms for (w, _h, _n), ms in medians.items() if w == 1280) < 12.0
+
+
+def test_the_cue_is_not_shown_twice_and_a_rest_shows_the_summary_not_the_last_rep(sample: Sample) -> None:
+    import dataclasses
+
+    image, lm = sample
+    view = every_phase(lm)["active"]
+    cue = "Keep both hips at the same height as you lift."
+    head = "Rep 3: 33 / 100. Pelvis stays level: missed, +0.087 from your median (allowed: within ±0.025)."
+    said = dataclasses.replace(view, cue=cue, last=dataclasses.replace(view.last, message=f"{head} {cue}"))
+    short = dataclasses.replace(said, last=dataclasses.replace(view.last, message=head))
+    assert np.array_equal(draw_live(image, said), draw_live(image, short))
+    assert not np.array_equal(draw_live(image, said), draw_live(image, dataclasses.replace(said, cue=None)))
+    rest = every_phase(lm)["rest"]
+    assert rest.last is not None
+    assert np.array_equal(draw_live(image, rest), draw_live(image, dataclasses.replace(rest, last=None)))

@@ -248,7 +248,7 @@ def draw_live(frame_bgr: Image, view: LiveView, mirror: bool = True) -> Image:
 
     bottom = h - margin
     bottom -= _keys_help(t, view, w - margin, bottom, w)
-    if view.last is not None and view.phase in ("active", "paused", "rest"):
+    if view.last is not None and view.phase in ("active", "paused"):  # a rest shows the set's summary
         bottom -= _last_item(t, view, margin, bottom, w - 2 * margin) + t.gap
 
     if view.phase == "rest":
@@ -428,11 +428,13 @@ def _rest(img: Image, t: _Lines, view: LiveView, top: int, bottom: int, margin: 
 
 
 def _summary_lines(t: _Lines, lines: Sequence[str], w: int, y: int, bottom: int) -> None:
-    x = int(w * 0.08)
+    """As many whole summary lines as fit above ``bottom``, in order."""
+    x, width = int(w * 0.08), int(w * 0.84)
     for line in lines:
-        if y >= bottom:
+        box_h = t.box("Hg", 30).shape[0]
+        if y + box_h * len(wrap(line, t.px(30), 400, max(width - 2 * t.pad, 1), 2)) > bottom:
             break
-        y += t.paragraph(line, 30, x, y, int(w * 0.84), bg=BLACK, max_lines=2)
+        y += t.paragraph(line, 30, x, y, width, bg=BLACK, max_lines=2)
 
 
 def _summary(img: Image, t: _Lines, view: LiveView, margin: int) -> None:
