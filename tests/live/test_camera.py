@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -219,3 +220,37 @@ def test_stalled_camera_is_reported_lost_after_a_second() -> None:
     finally:
         release.set()
         feed.close()
+
+
+class FakeDevice:
+    """A camera driver's answers (no device here): its default mode and the largest it offers."""
+
+    modes: ClassVar[dict[bool, tuple[int, int, float]]] = {}
+
+    def __init__(self, index: int, width: int | None = None, height: int | None = None) -> None:
+        from siform.sources import SourceInfo
+
+        w, h, fps = FakeDevice.modes[width is not None]
+        self.info = SourceInfo(f"camera {index}", w, h, fps, None, "camera")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("default", "largest", "chosen"),
+    [
+        ((640, 480, 30.0), (1280, 720, 30.0), (1280, 720)),  # full size at full rate: taken
+        ((640, 480, 30.0), (1920, 1080, 5.0), (640, 480)),  # full size only at 5 fps: the default
+        ((640, 480, 15.0), (1280, 720, 15.0), (1280, 720)),  # a slow camera is not held to 24 fps
+        ((640, 480, 30.0), (640, 480, 30.0), (640, 480)),  # nothing larger
+    ],
+)
+def test_native_camera_takes_the_largest_size_at_full_rate(
+    default: tuple[int, int, float], largest: tuple[int, int, float], chosen: tuple[int, int]
+) -> None:
+    from siform.live.camera import native_camera
+
+    FakeDevice.modes = {False: default, True: largest}
+    camera = native_camera(0, open_at=FakeDevice)  # type: ignore[arg-type]
+    assert (camera.info.width, camera.info.height) == chosen

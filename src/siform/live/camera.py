@@ -157,8 +157,8 @@ class CameraFeed:
 
     @classmethod
     def camera(cls, index: int) -> CameraFeed:
-        """Camera ``index`` at the resolution and rate it offers by itself."""
-        return cls(lambda: CameraSource(index))
+        """Camera ``index`` at its native resolution and frame rate (:func:`native_camera`)."""
+        return cls(lambda: native_camera(index))
 
     def now_ms(self) -> int:
         return (time.monotonic_ns() - self._t0) // 1_000_000
@@ -237,6 +237,33 @@ class CameraFeed:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
+
+
+NATIVE_ASK = (4096, 2160)
+"""Asked of a camera so that it answers with the largest size it has (drivers pick the nearest)."""
+MIN_LIVE_FPS = 24.0
+"""A larger picture is taken only if the camera still delivers at least this rate (or its default
+rate, when that is lower): a smooth 30 fps matters more for counting than pixels."""
+
+
+def native_camera(index: int, open_at: Callable[..., CameraSource] = CameraSource) -> CameraSource:
+    """Camera ``index`` at the largest size it offers at full frame rate.
+
+    OpenCV opens a V4L2 camera at 640x480 whatever the camera can do; asked for a size beyond any
+    camera's, the driver picks the largest it has. That size is kept when the camera reports a rate
+    no lower than it did at the default (capped at :data:`MIN_LIVE_FPS`): many laptop cameras give
+    their full size only at a few frames per second, and then the default is the better choice.
+    """
+    plain = open_at(index)
+    default = plain.info
+    plain.close()
+    large = open_at(index, *NATIVE_ASK)
+    bigger = large.info.width * large.info.height > default.width * default.height
+    if bigger and large.info.fps + 0.5 >= min(default.fps, MIN_LIVE_FPS):
+        log.info("camera %d: %dx%d at %.0f fps", index, large.info.width, large.info.height, large.info.fps)
+        return large
+    large.close()
+    return open_at(index)
 
 
 def paced(frames: Iterable[Frame], stop: threading.Event | None = None) -> Iterator[Frame]:
