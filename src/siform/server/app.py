@@ -673,12 +673,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 )
             )
             assert existing is not None
-        else:
-            db.commit()  # the device's last use
         if existing.content_sha256 != up.content_sha256:
+            db.rollback()  # refused: not even the device's last use is recorded
             raise UploadRefusedError(
                 409, "conflict", "A different document with this session id is already stored."
             )
+        db.commit()  # the device's last use
         return JSONResponse({"id": existing.id, "duplicate": True}, status_code=200)
 
     @app.post(f"{API}/patients/{{patient_id}}/sessions")
