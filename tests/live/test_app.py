@@ -141,3 +141,34 @@ def test_errors_are_one_line(tmp_path: Path, args: list[str], env_extra: dict[st
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("siform: ") and words in lines[0], proc.stderr
     assert not (tmp_path / "o").exists()  # a session that never began leaves nothing behind
+
+
+def test_ctrl_c_ends_the_session_with_its_file(tmp_path: Path) -> None:
+    """Ctrl-C is how a headless session is ended: the set under way is judged and written."""
+    out = tmp_path / "session"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siform", "live", "glute_bridge", "--source", str(CLIP), "--pace", "realtime",
+         "--no-window", "--mute", "--out", str(out), *CHECKIN],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        printed = 0
+        while printed < 2:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            printed += line.startswith("Set 1: Rep ")
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["siform: interrupted."]
+    assert f"Session: {out / 'session.json'}" in rest
+    doc = json.loads((out / "session.json").read_text(encoding="utf-8"))
+    validate_session(doc)
+    assert doc["interrupted"] is False  # ended by the person, not lost
+    assert [r["number"] for r in doc["reps"] if r["number"]][:2] == [1, 2]
+    assert not (out / JOURNAL_FILE).exists()

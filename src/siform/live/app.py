@@ -327,7 +327,9 @@ def run_live(opts: LiveOptions) -> int:
         screen = Screen(opts, (feed.info.width, feed.info.height), feed.info.fps)
         stack.callback(screen.close)
         speaker = stack.enter_context(Speaker(muted=opts.mute))
-        coach = Coach(spec, Plan.of(spec, opts.sets, opts.reps, opts.side), feed.info.width, feed.info.height)
+        plan = Plan.of(spec, opts.sets, opts.reps, opts.side)
+        extra = {"recording": "recording (--record)"} if opts.record else {}
+        coach = Coach(spec, plan, feed.info.width, feed.info.height, extra=extra)
         journal = SessionJournal.create(
             opts.out_dir, spec, model_path=opts.model, patient=opts.patient, checkin=checkin,
             source=_source_block(opts, feed), recorded=opts.record,
@@ -349,15 +351,16 @@ def run_live(opts: LiveOptions) -> int:
 
         try:
             stats = run_session(feed, estimator, crowd, coach, screen, on_tick, Voice(speaker.speak))
-        finally:
+        finally:  # Ctrl-C too: the coach has judged the set under way; it all goes into session.json
             # The coach's own records: both sides of a set share its number, which the journal's
             # own list of sets keys by (it would keep one side).
             done = [LiveSet.from_result(r.set_number, r.result) for r in coach.records]
             session_path = journal.finalize(done)
-        for line in coach.view().summary:
-            print(line)
-        dropped = f", {stats.dropped} dropped to keep up" if stats.dropped else ""
-        print(f"{stats.frames} frames scored{dropped}. Session: {session_path}")
+            for line in coach.view().summary:
+                print(line)
+            print(f"Session: {session_path}", flush=True)
+        dropped = f" ({stats.dropped} dropped to keep up with the camera)" if stats.dropped else ""
+        print(f"{stats.frames} frames scored{dropped}.")
         return 0
 
 

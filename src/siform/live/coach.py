@@ -136,6 +136,7 @@ class Coach:
         describe: Describe = rep_message,
         cue_of: Callable[[Rep | Hold, ExerciseSpec], str | None] = rep_cue,
         cues: CueGate | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         self.spec = spec
         self.plan = plan
@@ -143,6 +144,7 @@ class Coach:
         self.describe = describe
         self.cue_of = cue_of
         self.cues = cues or CueGate()
+        self.extra = dict(extra or {})
         self._offer: str | None = None
         self.set_number = 1
         self.side_index = 0
@@ -500,9 +502,6 @@ class Coach:
             hold = self._hold_clock()
             if message is None and hold.held_s >= hold.target_s:
                 message = "Time: you can relax."
-        if message is None and self._phase == "active" and self.spec.laterality == "unilateral":
-            side = self.side
-            message = f"{side.capitalize()} side." if side else "Start with either side."
         if message is None and self._phase in ("done", "stopped"):
             message = self._summary[0] if self._summary else None
         rest_left = None
@@ -529,6 +528,7 @@ class Coach:
             failing=failing,
             summary=self._summary if self._phase in ("rest", "done", "stopped") else (),
             kind=self.spec.kind,
+            extra=self.extra,
         )
 
     def _setup_message(self) -> str:
