@@ -281,7 +281,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             db.commit()
             return login_page(request, 401, "E-mail address or password is wrong.", email)
         assert therapist is not None
-        security.clear_failures(db, account_key)
+        security.clear_failures(db, account_key, window)
         token = security.new_login_token()
         db.add(
             WebLogin(

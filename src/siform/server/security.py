@@ -129,5 +129,7 @@ def record_failure(db: Session, keys: list[str], window_s: int) -> None:
         db.add(Attempt(key=key, at=now))
 
 
-def clear_failures(db: Session, key: str) -> None:
+def clear_failures(db: Session, key: str, window_s: int) -> None:
+    """After a success: forget this key's failures, and everyone's older than the window."""
     db.execute(delete(Attempt).where(Attempt.key == key))
+    db.execute(delete(Attempt).where(Attempt.at < utcnow() - timedelta(seconds=window_s)))
