@@ -179,11 +179,14 @@ def _recognise(
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from siform.entry import stop_signals_held
 
-    from siform.history import earlier_sessions
-    from siform.review import check_out_dir, review_video
-    from siform.specs.load import find_spec
+    with stop_signals_held():  # a signal inside matplotlib's import would become an ImportError
+        from tqdm import tqdm
+
+        from siform.history import earlier_sessions
+        from siform.review import check_out_dir, review_video
+        from siform.specs.load import find_spec
 
     target = Path(args.video)
     if target.is_dir():
