@@ -113,7 +113,7 @@ def one_try(
         }
 
 
-def startup(tries: int, max_ms: float, seed: int) -> None:
+def startup(tries: int, max_ms: float, seed: int, src: str | None) -> None:
     """Ctrl-C at random moments of the first ``max_ms`` ms of ``siform exercises``, by 10 ms bucket."""
     rng = random.Random(seed)
     buckets: dict[int, Counter[str]] = {}
@@ -124,6 +124,7 @@ def startup(tries: int, max_ms: float, seed: int) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env=_child_path(src, None),
             preexec_fn=_default_sigint,
         )
         time.sleep(delay)
@@ -163,7 +164,7 @@ def main() -> int:
     parser.add_argument("--startup-ms", type=float, default=200.0)
     args = parser.parse_args()
     if args.startup:
-        startup(args.tries, args.startup_ms, args.seed)
+        startup(args.tries, args.startup_ms, args.seed, args.src)
         return 0
     threads_dir: str | None = None
     if args.threads:
