@@ -41,6 +41,18 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+MAX_FIRST = (1280, 720)
+"""The largest size the window opens at: it fits a 1366x768 laptop screen with its title bar and
+task bar. A bigger camera image is scaled down to it (the person can resize the window)."""
+
+
+def first_size(width: int, height: int) -> tuple[int, int]:
+    """The window's opening size for an image: its own, or scaled down (same shape) to fit
+    :data:`MAX_FIRST`."""
+    scale = min(1.0, MAX_FIRST[0] / max(width, 1), MAX_FIRST[1] / max(height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 class LiveWindow:
     """``with LiveWindow() as win: key = win.show(frame, view)``."""
 
@@ -48,7 +60,8 @@ class LiveWindow:
         self.title = title
         self.mirror = mirror
         self.size = size
-        """Initial (width, height) on screen; None: the first frame's own size."""
+        """Initial (width, height) on screen; None: the first frame's own size, scaled down to
+        :data:`MAX_FIRST` if larger."""
         self._open = False
         self._shown = False
 
@@ -77,8 +90,7 @@ class LiveWindow:
             return "quit"
         image = draw_live(frame_bgr, view, self.mirror) if view is not None else frame_bgr
         if not self._shown and self.size is None:
-            h, w = image.shape[:2]
-            cv2.resizeWindow(self.title, w, h)
+            cv2.resizeWindow(self.title, *first_size(image.shape[1], image.shape[0]))
         cv2.imshow(self.title, image)
         self._shown = True
         code = cv2.waitKey(1)
