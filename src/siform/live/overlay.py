@@ -399,13 +399,17 @@ def _big_message(
     """Why it is paused (centred) or a setup instruction (``low``: at the bottom, so the person
     placing themselves still sees their body), on a darkened band between the panels."""
     w = img.shape[1]
-    size = 40 if low else 46
-    px = t.px(size)
-    lines = wrap(message, px, 700, int(w * 0.9) - 2 * t.pad, 4)
+    width = int(w * 0.9)
+    # a long instruction (a camera placement) steps down in size rather than lose its end
+    for size in (40, 34, 28) if low else (46, 38, 30):
+        px = t.px(size)
+        lines = wrap(message, px, 700, width - 2 * t.pad, 99)
+        if len(lines) <= 4:
+            break
     height = len(lines) * (_measure(lines[0], px, 700)[1] + 2 * t.pad) if lines else 0
     y = max(top, bottom - height - margin) if low else max(top, (top + bottom - height) // 2)
     _dim(img, y - margin, y + height + margin, keep=0.5 if low else 0.35)
-    t.paragraph(message, size, w // 2, y, int(w * 0.9), weight=700, bg=BLACK, align="center")
+    t.paragraph(message, size, w // 2, y, width, weight=700, bg=BLACK, align="center", max_lines=5)
 
 
 def rest_text(seconds: float) -> str:
