@@ -6,6 +6,7 @@ the landmarks the real MediaPipe model finds on it.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -162,6 +163,8 @@ def test_every_phase_draws_at_any_size(sample: Sample, size: tuple[int, int]) ->
             changed = np.any(out != frame[:, ::-1], axis=2).mean()
             assert changed > 0.01, name
     assert np.array_equal(frame, before)
+    four = dataclasses.replace(every_phase(lm)["active"], landmarks=lm[:, :4])  # x, y, z, visibility
+    assert draw_live(frame, four).shape == frame.shape
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     assert draw_live(grey, every_phase(lm)["active"]).shape == (*grey.shape, 3)
 
@@ -200,8 +203,6 @@ def test_draw_live_keeps_inside_the_latency_budget(sample: Sample) -> None:
 
 
 def test_the_cue_is_not_shown_twice_and_a_rest_shows_the_summary_not_the_last_rep(sample: Sample) -> None:
-    import dataclasses
-
     image, lm = sample
     view = every_phase(lm)["active"]
     cue = "Keep both hips at the same height as you lift."

@@ -125,3 +125,26 @@ def test_an_engine_that_cannot_start_is_reported_and_dropped(caplog: pytest.LogC
         assert speaker.wait(5.0)
     assert sum("on screen only" in r.getMessage() for r in caplog.records) == 1
     assert not speaker.available
+
+
+@pytest.mark.parametrize(
+    ("platform", "exe", "expect"),
+    [
+        ("darwin", "say", ["-r", "155", "-f", "-"]),
+        ("win32", "powershell", ["-NoProfile", "-NonInteractive", "-Command"]),
+        ("linux", "espeak-ng", ["-s", "155", "--stdin"]),
+    ],
+)
+def test_each_system_has_its_own_offline_voice_reading_stdin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, exe: str, expect: list[str]
+) -> None:
+    """The command each system would run, found on PATH (here a stand-in file of that name)."""
+    stand_in = tmp_path / exe
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    engine = find_engine(platform)
+    assert engine is not None and engine[0] == str(stand_in)
+    assert engine[1 : 1 + len(expect)] == expect
+    if platform == "win32":
+        assert "System.Speech" in engine[-1] and "[Console]::In.ReadToEnd()" in engine[-1]
