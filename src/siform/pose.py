@@ -259,9 +259,11 @@ class PoseEstimator:
             raise
         self._landmarker = landmarker
         self._closed = False
-        self.people = 0
-        """People found in the last frame (VIDEO mode); more than one only with ``num_poses`` > 1, which
-        the live app's crowd check uses (H2); the PoseFrame is always the first person."""
+        self.num_poses = num_poses
+        self.people: list[ImageLandmarks] = []
+        """With ``num_poses`` > 1 (VIDEO mode): the image landmarks of every pose found in the last
+        frame, for the live app's second-person check (H2); the PoseFrame is always the first. The
+        model can return the same person twice, so the caller decides who is distinct."""
 
     @staticmethod
     def _mp_image(frame: Frame) -> Any:
@@ -291,7 +293,11 @@ class PoseEstimator:
                 result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
         else:
             result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
-        self.people = len(result.pose_landmarks)
+        if self.num_poses > 1:
+            self.people = [
+                np.array([(p.x, p.y, p.z, p.visibility or 0.0, p.presence or 0.0) for p in lms], np.float32)
+                for lms in result.pose_landmarks
+            ]
         return _from_result(result, frame.index, frame.t_ms)
 
     def submit(self, frame: Frame) -> None:

@@ -146,6 +146,24 @@ def test_nobody_in_view_pauses_then_resumes(
     assert views[-1].phase == "active"
 
 
+def test_one_person_found_twice_is_one(model_path: Path) -> None:
+    """MediaPipe returns the squatting person of this clip twice at 11 s (two poses 0.003 apart):
+    counted as two, it paused the set there and voided the rep under way."""
+    watch = CrowdWatch(model_path, background=False)
+    counts, raw = [], []
+    try:
+        with VideoFileSource(SQUAT) as source:
+            for frame in source:
+                before = watch._last_ms
+                counts.append(watch.poll(frame))
+                if watch._last_ms != before:
+                    raw.append(len(watch._estimator.people))
+    finally:
+        watch.close()
+    assert set(counts) == {1}
+    assert 2 in raw  # the duplicate is really there in the model's answer
+
+
 def test_second_person_pauses(model_path: Path) -> None:
     """A second person walks in beside the first (two sample frames side by side, as the real
     two-person landmarker sees them), stays two seconds and leaves."""

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from siform.engine import RepEvent
+from siform.landmarks import VISIBILITY
 from siform.live.camera import CameraFeed, Feed, FileFeed, Pace
 from siform.live.coach import Coach, Plan, Tick
 from siform.live.cues import rep_message
@@ -79,6 +80,36 @@ class LoopStats:
     pose_ms: list[float] = field(default_factory=list)
 
 
+SAME_PERSON_IOU = 0.5
+"""Two poses whose boxes overlap this much are one person found twice. MediaPipe does return the
+same person twice (measured on ballsquat_front at 11 s: two poses 0.003 of the frame apart on
+average); two people side by side, or one behind the other's shoulder, overlap far less."""
+
+
+def _box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    seen = landmarks[landmarks[:, VISIBILITY] >= 0.5]
+    pts = seen if len(seen) >= 4 else landmarks
+    return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 1.0
+
+
+def distinct_people(poses: list[np.ndarray]) -> int:
+    """How many different people the poses of one frame are (``(33, 5)`` image landmarks each)."""
+    boxes: list[tuple[float, float, float, float]] = []
+    for landmarks in poses:
+        box = _box(landmarks)
+        if all(_iou(box, other) < SAME_PERSON_IOU for other in boxes):
+            boxes.append(box)
+    return len(boxes)
+
+
 class CrowdWatch:
     """How many people are in view, asked of a two-person landmarker every ``every_ms`` of frame
     time. ``background``: in a thread on the newest frame (a live camera: the loop never waits);
@@ -101,7 +132,7 @@ class CrowdWatch:
 
     def _count(self, frame: Frame) -> int:
         self._estimator(frame)
-        return int(self._estimator.people)
+        return distinct_people(self._estimator.people)
 
     def _run(self) -> None:
         while not self._stop.is_set():
