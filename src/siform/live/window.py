@@ -105,9 +105,10 @@ class LiveWindow:
         if not self._open:
             return False
         try:
-            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
-        except cv2.error:
+            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
+        except cv2.error:  # Qt: the window is gone
             return True
+        return 0 <= visible < 1  # -1: this GUI backend cannot tell (GTK); the keys still quit
 
     def close(self) -> None:
         if self._open:
