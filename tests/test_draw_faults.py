@@ -50,3 +50,35 @@ def test_a_hold_is_green_only_when_both_the_form_and_the_clock_held() -> None:
     assert hold_verdict(_hold(31.0, (_check(False),))) == ("Hold 2: Lift your hips.", False)
     # a check left unjudged is no fault
     assert hold_verdict(_hold(30.0, (_check(None, scored=False),)))[1] is True
+
+
+def test_a_verdict_shows_after_its_rep_and_never_into_the_next() -> None:
+    """The line under the counter is about the rep that just ended: it appears at that rep's end
+    and is gone when the next rep starts (back to back, "Rep 2: ..." used to stay on through most
+    of rep 3)."""
+    from siform.draw.video import VERDICT_SHOW_MS, FramePainter
+    from siform.pipeline import analyze_track
+
+    from factories import bridge_side_view
+
+    spec = find_spec("glute_bridge")
+    track, _truth = bridge_side_view(reps=5)
+    result = analyze_track(track, spec)
+    painter = FramePainter(spec, track, result, SignalSet(spec, result.sides))
+    reps = {r.number: r for r in result.reps if r.number}
+    assert len(reps) == 5
+    gaps = [reps[n + 1].start_ms - reps[n].end_ms for n in range(1, 5)]
+    assert min(gaps) < VERDICT_SHOW_MS  # back to back: the old rule showed a verdict into the next rep
+    shown: dict[int, list[int]] = {}
+    for i in range(len(track)):
+        line, _ok = painter._verdict(i)
+        if line is not None:
+            shown.setdefault(int(line.split(":")[0].removeprefix("Rep ")), []).append(i)
+    assert sorted(shown) == [1, 2, 3, 4, 5]
+    for number, frames in shown.items():
+        rep = reps[number]
+        assert min(frames) == rep.end_index
+        following = [r.start_index for r in result.reps if r.start_index > rep.end_index]
+        if following:
+            assert max(frames) < min(following)
+        assert track.t_ms[max(frames)] - track.t_ms[rep.end_index] <= VERDICT_SHOW_MS

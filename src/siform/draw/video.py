@@ -88,19 +88,35 @@ class FramePainter:
         self._ends = sorted((r.end_index, r) for r in result.reps if r.number)
         self._hold_ends = sorted((h.end_index, h) for h in result.holds)
         self._holds = {h.number: h for h in result.holds}
+        self._verdicts = self._verdict_windows(items)
         rx = spec.prescription
         self._target = rx.reps if spec.kind == "reps" else rx.hold_s
 
-    def _verdict(self, i: int) -> tuple[str | None, bool]:
+    def _verdict_windows(self, items: list[Rep | Hold]) -> list[tuple[int, int, str, bool]]:
+        """(first frame, last frame, line, good news) of each counted rep's or hold's verdict.
+
+        A verdict appears when its rep or hold has ended and stays :data:`VERDICT_SHOW_MS`, but
+        never into the next movement: from the frame the next rep, hold or uncounted attempt
+        starts, the line would read as a verdict on the movement under way (back-to-back reps
+        showed "Rep 2: ..." during most of rep 3).
+        """
         t = self.track.t_ms
-        for end, rep in reversed(self._ends):
-            if end <= i:
-                if t[i] - t[end] > VERDICT_SHOW_MS:
-                    return None, True
-                return rep_verdict(rep)
-        for end, hold in reversed(self._hold_ends):
-            if end <= i and t[i] - t[end] <= VERDICT_SHOW_MS:
-                return hold_verdict(hold)
+        windows: list[tuple[int, int, str, bool]] = []
+        for k, item in enumerate(items):
+            if isinstance(item, Rep) and not item.number:
+                continue  # an attempt too fast to count has no verdict line
+            line, ok = rep_verdict(item) if isinstance(item, Rep) else hold_verdict(item)
+            last = int(np.searchsorted(t, t[item.end_index] + VERDICT_SHOW_MS, side="right")) - 1
+            if k + 1 < len(items):
+                last = min(last, items[k + 1].start_index - 1)
+            if last >= item.end_index:
+                windows.append((item.end_index, last, line, ok))
+        return windows
+
+    def _verdict(self, i: int) -> tuple[str | None, bool]:
+        for first, last, line, ok in self._verdicts:
+            if first <= i <= last:
+                return line, ok
         return None, True
 
     def paint(self, i: int, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
