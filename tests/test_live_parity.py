@@ -278,3 +278,22 @@ def test_a_session_that_saw_nothing_still_makes_a_record() -> None:
     result = session.result(setup)
     assert (result.frames, result.reps, result.holds) == (0, [], [])
     assert result.summary is not None and result.summary.done == 0
+
+
+def test_the_review_filters_smooth_a_strided_array_as_a_contiguous_one() -> None:
+    """Live re-conditioning hands the filters a few landmarks picked out of 33 (a strided array);
+    they once wrote into a reshaped copy of it and returned it unsmoothed and unbridged."""
+    from siform.signals.filters import bridge_gaps, butterworth_zero_phase
+
+    rng = np.random.default_rng(1)
+    t = np.arange(200, dtype=np.int64) * 100
+    x = rng.normal(size=(200, 33, 2)).cumsum(axis=0)
+    x[50:52, :, :] = np.nan
+    picked = x[:, [7, 8, 23]]
+    assert not picked.flags.c_contiguous
+    bridged = bridge_gaps(picked, t, 300.0)
+    np.testing.assert_array_equal(bridged, bridge_gaps(np.ascontiguousarray(picked), t, 300.0))
+    assert np.isfinite(bridged).all()
+    smooth = butterworth_zero_phase(bridged, t, 2.0)
+    np.testing.assert_array_equal(smooth, butterworth_zero_phase(np.ascontiguousarray(bridged), t, 2.0))
+    assert not np.allclose(smooth, bridged)

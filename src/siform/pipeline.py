@@ -294,6 +294,9 @@ class LiveSession:
         self._raw = _History(world=uses_world)
         for c in self._candidates:
             c.tracker.refine = functools.partial(self._refine, c)
+        # The zero-phase filter's module takes over a second to import: here, not on the first rep.
+        import scipy.signal  # noqa: F401
+
         self._last_seen: tuple[FloatArray, FloatArray] | None = None  # (33, 2) pixels and their t_ms
         self._frames = 0
         self._found = 0
@@ -394,8 +397,8 @@ class LiveSession:
         start = min(int(np.searchsorted(t_all, t_all[first] - lead, side="left")), first)
         pts, world, t = self._raw.since(start)
         values = candidate.signals.compute(
-            zero_phase_condition(pts, t, self.spec), t,
-            world=None if world is None else zero_phase_condition(world, t, self.spec),
+            _conditioned(pts, t, self.spec, candidate.read["image"]), t,
+            world=None if world is None else _conditioned(world, t, self.spec, candidate.read["world"]),
             yardsticks=candidate.yardsticks(),
         )  # fmt: skip
         return {name: v[first - start :] for name, v in values.items()}
@@ -446,6 +449,11 @@ class _Candidate:
         self._window_names: list[str] = []
         self._set: dict[str, tuple[registry.Yardstick, _RunningMedian]] = {}
         self.world_history = False
+        self.read: dict[str, list[int]] = {"image": [], "world": []}
+        """The landmarks its image and world signals read: the only ones re-conditioning filters."""
+        for b in self.signals.bound.values():
+            space = registry.REGISTRY[b.spec.fn].space
+            self.read[space] = sorted({*self.read[space], *registry.read_landmarks(b.spec.fn, b.args)})
         for name, b in self.signals.bound.items():
             entry = registry.REGISTRY[b.spec.fn]
             reach = registry.lookback_ms(b.spec.fn, b.args)
@@ -501,8 +509,8 @@ class _Candidate:
         if not t.size:
             return
         values = self.signals.compute(
-            zero_phase_condition(pts, t, spec), t,
-            world=None if world is None else zero_phase_condition(world, t, spec),
+            _conditioned(pts, t, spec, self.read["image"]), t,
+            world=None if world is None else _conditioned(world, t, spec, self.read["world"]),
         )  # fmt: skip
         self.tracker.refine = None  # the values are final now
         self.tracker.revise(values)
@@ -523,6 +531,17 @@ class _Candidate:
         return again if _same_attempts(live, again) else live
 
 
+def _conditioned(
+    coords: FloatArray, t_ms: npt.NDArray[np.int64], spec: ExerciseSpec, read: list[int]
+) -> FloatArray:
+    """:func:`zero_phase_condition` of the landmarks in ``read`` (each landmark's coordinates are
+    filtered on their own, so the others do not change them); NaN elsewhere. A quarter of the
+    landmarks for the bridge: a quarter of the filtering on the frame a rep ends."""
+    out = np.full(coords.shape, np.nan)
+    out[:, read] = zero_phase_condition(coords[:, read], t_ms, spec)
+    return out
+
+
 def _same_attempts(
     a: tuple[list[Rep], list[Hold], SetSummary], b: tuple[list[Rep], list[Hold], SetSummary]
 ) -> bool:
@@ -531,7 +550,8 @@ def _same_attempts(
         return False
     reps = all(
         (x.outcome, x.number) == (y.outcome, y.number)
-        and x.start_index <= y.end_index and y.start_index <= x.end_index
+        and x.start_index <= y.end_index
+        and y.start_index <= x.end_index
         for x, y in zip(a[0], b[0], strict=True)
     )
     holds = all(

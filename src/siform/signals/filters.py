@@ -238,7 +238,7 @@ def butterworth_zero_phase(
     # Imported here: scipy.signal takes over a second to import, which the live path never needs.
     from scipy.signal import butter, sosfiltfilt
 
-    out = np.array(x, dtype=np.float64)
+    out = np.array(x, dtype=np.float64, order="C")  # C order: `flat` below must be a view
     if out.ndim == 0:
         raise ValueError("butterworth_zero_phase needs a series (T, ...), got a scalar")
     t = _times(t_ms, out.shape[0])
@@ -295,7 +295,7 @@ def bridge_gaps(x: npt.ArrayLike, t_ms: npt.ArrayLike, max_gap_ms: float) -> Flo
     start or end (nothing to interpolate towards), stay NaN: guessing through a long dropout would
     invent movement. Interpolation uses the real ``t_ms``, so a variable frame rate is honoured.
     """
-    out = np.array(x, dtype=np.float64)
+    out = np.array(x, dtype=np.float64, order="C")  # C order: `flat` below must be a view
     if out.ndim == 0:
         raise ValueError("bridge_gaps needs a series (T, ...), got a scalar")
     t = _times(t_ms, out.shape[0])

@@ -341,6 +341,20 @@ def required_landmarks(fn: str, resolved_args: Mapping[str, Any]) -> list[str]:
     return names
 
 
+def read_landmarks(fn: str, resolved_args: Mapping[str, Any]) -> list[int]:
+    """Indices of every landmark ``fn`` reads with these arguments: its ``landmarks`` (what the gate
+    needs visible) and the rest of what it touches (a joint angle's two end points, the torso a
+    stillness is scaled by). Live coaching filters only these when it re-measures a finished rep."""
+    names = required_landmarks(fn, resolved_args)
+    if fn == "joint_angle_deg":
+        names += [f"{resolved_args['side']}_{j}" for j in g.JOINT_CHAINS[resolved_args["joint"]]]
+    if fn == "stillness_ratio":
+        names += [f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "hip")]
+    out = {int(by_name(n)) for n in names}
+    out |= {int(i) for i in resolved_args.get("landmarks", [])}
+    return sorted(out)
+
+
 def lookback_ms(fn: str, resolved_args: Mapping[str, Any]) -> float:
     """How much history before a frame its value depends on: 0 for a ``frame`` signal, the sum of
     its :data:`WINDOW_ARGS` for a ``window`` one, infinity for a ``set`` one."""
