@@ -332,17 +332,17 @@ def _checks(data: Mapping[str, Any]) -> tuple[CheckResult, ...]:
 
 
 def _rep(data: Mapping[str, Any]) -> Rep:
-    return _record(Rep, data, checks=_checks(data))  # type: ignore[no-any-return]
+    return _record(Rep, data, checks=_checks(data))
 
 
 def _hold(data: Mapping[str, Any]) -> Hold:
-    return _record(Hold, data, checks=_checks(data))  # type: ignore[no-any-return]
+    return _record(Hold, data, checks=_checks(data))
 
 
 def _setup(data: Mapping[str, Any] | None) -> SetupVerdict | None:
     if not data:
         return None
-    return _record(SetupVerdict, data, hints=tuple(data.get("hints") or ()))  # type: ignore[no-any-return]
+    return _record(SetupVerdict, data, hints=tuple(data.get("hints") or ()))
 
 
 def _set_from_json(line: Mapping[str, Any]) -> LiveSet:

@@ -195,8 +195,7 @@ class RedFlag(_Model):
 GENERAL_RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag(
         id="bladder_bowel",
-        ask="Have you had new trouble controlling your bladder or bowels (leaking, or not being able "
-        "to go)?",
+        ask="Have you had new trouble controlling your bladder or bowels (leaking, or not being able to go)?",
         urgent=True,
     ),
     RedFlag(
