@@ -1,7 +1,10 @@
-"""``siform serve``: run the therapist server, or create a therapist account.
+"""``siform serve``: run the therapist server, or create a therapist account; and the patient's
+``siform pair`` and ``siform upload`` (``siform.server.client``).
 
     siform serve --create-therapist EMAIL [--name NAME] [--password-stdin]   # the first account
     siform serve [--host H] [--port P] [--database-url URL] [--workers N] [--dev]
+    siform pair https://SERVER CODE [--name NAME]
+    siform upload [SESSION.json ...]
 
 Both apply the database migrations first (once, here, before any worker starts, so several workers
 never race to migrate). The secret key and the database URL come from the environment or the
@@ -59,6 +62,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--migrate-only", action="store_true", help="apply database migrations and exit")
     p.set_defaults(func=cmd_serve)
+
+    # The patient's side: standard library only (siform.server.client), no server extra needed.
+    p = sub.add_parser("pair", help="pair this device with your therapist's server (invite code)")
+    p.add_argument("server", help="the server's address, https://HOST[:PORT]")
+    p.add_argument("code", help="the invite code your therapist gave you (XXXX-XXXX-XXXX)")
+    p.add_argument("--name", help="a name for this device (default: the computer's name)")
+    p.add_argument("--allow-http", action="store_true", help="allow an unencrypted http:// server")
+    p.set_defaults(func=_cmd_pair)
+
+    p = sub.add_parser("upload", help="send session.json files to your therapist (and any queued ones)")
+    p.add_argument("sessions", nargs="*", help="session.json files (none: send the queue only)")
+    p.set_defaults(func=_cmd_upload)
+
+
+def _cmd_pair(args: argparse.Namespace) -> int:
+    from siform.server.client import cmd_pair
+
+    return cmd_pair(args)
+
+
+def _cmd_upload(args: argparse.Namespace) -> int:
+    from siform.server.client import cmd_upload
+
+    return cmd_upload(args)
 
 
 def _require_extra() -> None:
