@@ -41,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "sample_videos" / "bridge_raised_side.mp4"
+HANG_S = 300
+"""A review still running this long after the signal is counted as hung (and killed)."""
 
 
 def _default_sigint() -> None:
@@ -98,11 +100,18 @@ def one_try(
         finished_first = proc.poll() is not None
         if not finished_first:
             proc.send_signal(sig)
-        _stdout, stderr = proc.communicate(timeout=300)
+        hung = False
+        try:
+            _stdout, stderr = proc.communicate(timeout=HANG_S)
+        except subprocess.TimeoutExpired:  # counted, then ended, so the run goes on
+            hung = True
+            proc.kill()
+            _stdout, stderr = proc.communicate()
         left = [line for line in stderr.splitlines() if line.startswith("threads alive at exit")]
         lines = [line for line in stderr.splitlines() if line.strip() and line not in left]
         return {
             "threads_left": left[0].partition(": ")[2] if left else "",
+            "hung": hung,
             "rc": proc.returncode,
             "finished_first": finished_first,
             "traceback": "Traceback" in stderr,
@@ -181,11 +190,13 @@ def main() -> int:
             f"try {k + 1:2d}: SIG{name} after {delay:4.1f} s -> rc {r['rc']}, stderr lines {r['lines']}, "
             f"traceback {r['traceback']}, abort {r['abort']}, folder unchanged {r['unchanged']}"
             + (" (finished before the signal)" if r["finished_first"] else "")
+            + (f" HUNG: still running {HANG_S} s after the signal, killed" if r["hung"] else "")
             + (f"; threads alive at exit: {r['threads_left']}" if r["threads_left"] else ""),
             flush=True,
         )
         interrupted = not r["finished_first"]
-        if r["abort"] or r["traceback"] or (interrupted and (not r["unchanged"] or r["lines"] != 1)):
+        odd = interrupted and (not r["unchanged"] or r["lines"] != 1)
+        if r["abort"] or r["traceback"] or r["hung"] or odd:
             print("    " + str(r["stderr"]).replace("\n", "\n    "))
         counts["tries"] += 1
         counts["abort"] += bool(r["abort"])
@@ -193,10 +204,11 @@ def main() -> int:
         counts["changed"] += interrupted and not r["unchanged"]  # a finished review writes, of course
         counts["finished_first"] += bool(r["finished_first"])
         counts["threads_left"] += bool(r["threads_left"])
+        counts["hung"] += bool(r["hung"])
     print(
         f"{counts['tries']} tries: {counts['abort']} aborted (SIGABRT), {counts['traceback']} with a "
         f"traceback, {counts['changed']} interrupted ones left the folder changed, "
-        f"{counts['finished_first']} finished before the signal"
+        f"{counts['finished_first']} finished before the signal, {counts['hung']} hung"
         + (f", {counts['threads_left']} with a helper thread alive at exit" if args.threads else "")
     )
     if threads_dir:
