@@ -194,3 +194,14 @@ def test_a_cue_is_not_repeated_within_its_cooldown() -> None:
     assert gate.step(12_100, "A").text == "A"  # 10.1 s after A left
     gate.clear(12_200)
     assert gate.step(12_300).text is None
+
+
+def test_good_news_retires_the_old_cue_after_its_minimum_display() -> None:
+    gate = CueGate(min_show_s=2.5, max_show_s=5.0, cooldown_s=12.0)
+    gate.step(0, "Lift a little higher.")
+    gate.retire()  # the next rep, 1 s later in the person's time, was good
+    assert gate.step(1000).text == "Lift a little higher."  # still its minimum 2.5 s
+    assert gate.step(2500).text is None  # then gone, not at 5 s
+    assert gate.step(3000, "Lift a little higher.").text is None  # and its cooldown runs
+    assert gate.step(3100, "Keep both hips level.").new
+    assert gate.step(5600).text == "Keep both hips level."  # retiring was for the old cue only

@@ -157,16 +157,16 @@ class X:
         self.x11.XCloseDisplay(self.d)
 
 
-def grab(display: str, path: Path) -> npt.NDArray[np.uint8]:
+def grab(display: str, path: Path, keep: bool = True) -> npt.NDArray[np.uint8]:
     subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "x11grab", "-draw_mouse", "0",
                     "-video_size", f"{SCREEN[0]}x{SCREEN[1]}", "-i", display, "-frames:v", "1", str(path)],
                    check=True, timeout=60)  # fmt: skip
     shot = cv2.imread(str(path))
     assert shot is not None and shot.shape[:2] == (SCREEN[1], SCREEN[0])
-    keep = os.environ.get("SIFORM_SHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(keep) / path.name)
+    folder = os.environ.get("SIFORM_SHOT_DIR")
+    if keep and folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(folder) / path.name)
     return shot
 
 
@@ -390,3 +390,60 @@ def test_a_big_camera_image_opens_a_window_that_fits_a_laptop_screen(
     finally:
         stop(proc)
     assert tuple(rect[2:]) == window
+
+
+def _video_frames(path: Path, size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    cap.release()
+    return np.asarray(frames, dtype=np.float32)
+
+
+@pytest.mark.slow
+def test_siform_live_itself_shows_the_mirrored_camera_in_its_window(display: str, tmp_path: Path) -> None:
+    """The whole command, as a patient starts it (a video standing in for the camera, paced at
+    real time), grabbed from the screen every second: each picture of the window is a frame of
+    the video, mirrored, under the overlay; the session then ends on its summary."""
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    env.pop("WAYLAND_DISPLAY", None)
+    cmd = [sys.executable, "-m", "siform", "live", "glute_bridge", "--source", str(CLIP), "--mute",
+           "--pain", "0", "--red-flags", "none", "-o", str(tmp_path / "session")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    shots: list[npt.NDArray[np.uint8]] = []
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            shots.append(grab(display, tmp_path / f"t{len(shots):02d}.png", keep=False))
+            time.sleep(1.0)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    assert "session.json" in out
+    small = (160, 120)  # the clip is 640x480 and the window opens at that size, at the screen's corner
+    video = _video_frames(CLIP, small)
+    matched = []
+    for k, shot in enumerate(shots):
+        if shot[:480, :640].std() < 5:  # the window is not up yet (or gone)
+            continue
+        seen = cv2.resize(shot[:480, :640], small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        # the overlay covers part of the picture: the median pixel still tells which frame it is
+        mirrored = np.median(np.abs(video[:, :, ::-1] - seen).reshape(len(video), -1), axis=1)
+        plain = np.median(np.abs(video - seen).reshape(len(video), -1), axis=1)
+        if mirrored.min() < 6.0:
+            matched.append(k)
+            assert plain.min() > 2 * mirrored.min(), (k, plain.min(), mirrored.min())
+    assert len(matched) >= 5, f"the mirrored video was seen in {len(matched)} of {len(shots)} grabs"
+    keep = os.environ.get("SIFORM_SHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        chosen = {"setup": matched[0], "mid_set": matched[len(matched) // 2], "end": len(shots) - 1}
+        for name, k in chosen.items():
+            shutil.copy(tmp_path / f"t{k:02d}.png", Path(keep) / f"siform_live_{name}.png")

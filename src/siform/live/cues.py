@@ -11,6 +11,9 @@ exercise spec (check names and cues) and from the report's own formatting
 waited longer than ``max_wait_s`` for its turn is dropped (it would describe a rep already gone).
 Time is passed in, never read from a clock, so the gate behaves the same on a video paced as fast
 as possible and in tests.
+
+For the coach (H2): when a rep or hold ends with nothing to correct (:func:`rep_cue` is None),
+call :meth:`CueGate.retire`, so the last fault's cue does not stay up beside "Good form".
 """
 
 from __future__ import annotations
@@ -176,6 +179,7 @@ class CueGate:
     _since_ms: int = field(default=0, init=False)
     _pending: tuple[str, int] | None = field(default=None, init=False)
     _left_ms: dict[str, int] = field(default_factory=dict, init=False)
+    _retiring: bool = field(default=False, init=False)
 
     def _cooling(self, text: str, t_ms: int) -> bool:
         left = self._left_ms.get(text)
@@ -185,12 +189,16 @@ class CueGate:
         if self._current is not None:
             self._left_ms[self._current] = t_ms
             self._current = None
+        self._retiring = False
 
     def step(self, t_ms: int, offer: str | None = None) -> ShownCue:
         """Advance to ``t_ms`` (milliseconds, never decreasing), considering ``offer``."""
         if offer and offer != self._current and not self._cooling(offer, t_ms):
             self._pending = (offer, t_ms)
-        if self._current is not None and t_ms - self._since_ms >= self.max_show_s * 1000:
+        shown_ms = t_ms - self._since_ms
+        if self._current is not None and (
+            shown_ms >= self.max_show_s * 1000 or (self._retiring and shown_ms >= self.min_show_s * 1000)
+        ):
             self._end(t_ms)
         if self._pending is not None and t_ms - self._pending[1] > self.max_wait_s * 1000:
             self._pending = None
@@ -204,6 +212,12 @@ class CueGate:
             if not self._cooling(text, t_ms):
                 self._current, self._since_ms, new = text, t_ms, True
         return ShownCue(self._current, new)
+
+    def retire(self) -> None:
+        """The cue on screen is out of date (the next rep went well): it leaves as soon as it has
+        had its minimum display, instead of staying its full ``max_show_s`` beside good news."""
+        self._retiring = self._current is not None
+        self._pending = None
 
     def clear(self, t_ms: int) -> None:
         """Take the cue off screen now (a pause, a new set); its cooldown starts."""
