@@ -292,7 +292,12 @@ class PoseEstimator:
             with _native_stderr_to_debug_log():
                 result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
         else:
-            result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
+            # A Ctrl-C or SIGTERM waits for the frame (tens of milliseconds): raised inside
+            # MediaPipe's Image constructor it left a half-made image whose __del__ printed
+            # "Exception ignored ... AttributeError: '_image_ptr'" with a traceback to the patient
+            # (1 in 38 interrupted reviews, benchmarks/interrupt.py).
+            with stop_signals_blocked():
+                result = self._landmarker.detect_for_video(self._mp_image(frame), t_ms)
         if self.num_poses > 1:
             self.people = [
                 np.array([(p.x, p.y, p.z, p.visibility or 0.0, p.presence or 0.0) for p in lms], np.float32)
@@ -310,7 +315,8 @@ class PoseEstimator:
             if len(self._pending) > 64:  # results for dropped frames never come back
                 for key in sorted(self._pending)[:-64]:
                     del self._pending[key]
-        self._landmarker.detect_async(self._mp_image(frame), t_ms)
+        with stop_signals_blocked():  # as in __call__: never a half-made MediaPipe image
+            self._landmarker.detect_async(self._mp_image(frame), t_ms)
 
     def _on_result(self, result: Any, _image: Any, t_ms: int) -> None:
         with self._lock:
