@@ -7,7 +7,8 @@ until the knees are at about 95 degrees (thighs nearly level, shins upright), ho
 and rest standing. The hands rest on the thighs.
 
 Faults (ramping in with the slide): `shallow`, the knees stay the given degrees straighter than
-95 (the hips higher up the wall); `trunk_lean`, the trunk leans the given degrees forward off the
+95 (the hips higher up the wall); `deep`, the knees bend the given degrees more than 95 (the hips
+lower down the wall, below the knees; for the spec's lower limit); `trunk_lean`, the trunk leans the given degrees forward off the
 wall from the hips; `bob`, during the hold the hips bounce 1.5 times a second through the given
 cm (the knees following).
 
@@ -67,7 +68,8 @@ def setup(rig, ctx):
         k, phase, s = sched.at(t)
         shallow = ctx.fault(k, "shallow") * s
         lean = ctx.fault(k, "trunk_lean") * s
-        knee_target = KNEE_HOLD / ctx.amp(k) ** 0.3 + ctx.fault(k, "shallow")
+        deep = ctx.fault(k, "deep") * s
+        knee_target = KNEE_HOLD / ctx.amp(k) ** 0.3 + ctx.fault(k, "shallow") - ctx.fault(k, "deep")
         z = z_stand + (hip_z(knee_target) - z_stand) * s
         bob = ctx.fault(k, "bob") if phase == "hold" else 0.0
         if bob:  # bouncing BOB_HZ times a second, `bob` cm from the top to the bottom of each bounce
@@ -84,7 +86,7 @@ def setup(rig, ctx):
             # hands resting on the thighs, towards the knees
             W = H.lerp(K, 0.7) + Vector((sg * 0.02, 0.0, 0.09))
             arm_ik(rig, G, s_, gtr, W, Vector((sg * 0.8, 0.6, -0.2)), Ql)
-        now = {"shallow": shallow, "trunk_lean": lean, "bob": bob}
+        now = {"shallow": shallow, "deep": deep, "trunk_lean": lean, "bob": bob}
         return G, labels(k, phase, s, ctx, now), {}
 
     def metrics(J):
@@ -110,6 +112,7 @@ EXERCISE = Exercise(
     views={"side": "3 m to the person's left at hip height (0.75 m), level"},
     faults={
         "shallow": Fault("deg", 25.0, "knee_depth", "the knees stay this much straighter than 95 degrees"),
+        "deep": Fault("deg", 20.0, "knee_depth", "the knees bend this much more than 95 degrees"),
         "trunk_lean": Fault("deg", 35.0, "trunk_upright", "the trunk leans this far forward off the wall"),
         "bob": Fault("cm", 6.0, "still", "bouncing 1.5 times a second through this height during the hold"),
     },

@@ -7,10 +7,14 @@ feet flat. Each rep is one hold: the left ankle is crossed over the right thigh 
 draw the right thigh in to upright with its knee at a right angle (the "90/90" position). The
 stretch is held, then the right foot goes back to the mat and the left leg uncrosses.
 
-Fault: `knee_open`, the supporting (right) knee opens the given degrees beyond the right angle, the
-shin swinging up and away (the crossed ankle stays on the thigh).
+Faults: `knee_open`, the supporting (right) knee opens the given degrees beyond the right angle, the
+shin swinging up and away (the crossed ankle stays on the thigh); `knee_close`, it bends the given
+degrees more than the right angle, the heel drawn in towards the buttock (for the spec's lower limit).
 
-Camera: `raised_side`, as the pillow squeeze: 2 m to the side, 1.5 m high, about 34 degrees down.
+Cameras: `raised_side`, as the pillow squeeze: 2 m to the side, 1.5 m high, about 34 degrees down.
+`raised_side_high`: the same side, higher (1.9 m) and steeper, moved 0.5 m towards the feet, so the
+crossed ankle, which rests on the far side of the upright supporting thigh, shows past the knee
+(from `raised_side` MediaPipe gives it visibility 0.48, under the spec's gate of 0.5).
 --side right mirrors the person across the Y axis; the camera stays, so it films the crossed leg.
 """
 
@@ -24,8 +28,12 @@ from ex_thigh_stretch import arm_ik
 from mathutils import Vector
 
 
+RAISED_SIDE_HIGH = ((0.50, 1.85, 1.90), (-0.05, 0.0, 0.20), 32)
+CAMERAS = {"raised_side": RAISED_SIDE, "raised_side_high": RAISED_SIDE_HIGH}
+
+
 def setup(rig, ctx):
-    cam = supine_scene(ctx, RAISED_SIDE, mat_rgb=(0.60, 0.42, 0.20))
+    cam = supine_scene(ctx, CAMERAS[ctx.view], mat_rgb=(0.60, 0.42, 0.20))
     sched = Schedule(
         ctx.var.lead,
         [("into", 2.0, "up"), ("hold", 5.5, "hold"), ("out", 1.6, "down"), ("rest", 0.8, "rest")],
@@ -44,6 +52,7 @@ def setup(rig, ctx):
     def pose(t):
         k, phase, s = sched.at(t)
         opn = ctx.fault(k, "knee_open") * s
+        cls = ctx.fault(k, "knee_close") * s
         G, gp, _ = sup.trunk(0.0, 0.0)
         sup.arms(G)
         u1, u2 = min(1.0, 2.0 * s), max(0.0, 2.0 * s - 1.0)  # cross the ankle, then lift the support
@@ -51,7 +60,7 @@ def setup(rig, ctx):
         H_R = gp @ rig.hip["R"]
         flex = (90.0 * ctx.amp(k) ** 0.5) * math.pi / 180
         K_up = H_R + rig.Lt * Vector((math.cos(flex), 0, math.sin(flex)))
-        kb = (90.0 - opn) * math.pi / 180  # knee flexion
+        kb = (90.0 - opn + cls) * math.pi / 180  # knee flexion
         A_up = K_up + 0.999 * rig.Ls * Vector((math.cos(flex - kb), 0, math.sin(flex - kb)))
         A_R = A_floor["R"].lerp(A_up, u2) + Vector((0, 0, 0.06 * math.sin(math.pi * u2)))
         pole_R = pole_floor["R"].lerp((K_up - H_R).normalized(), u2)
@@ -74,7 +83,7 @@ def setup(rig, ctx):
                 grip = H_R + 0.72 * (K_R - H_R) - 0.07 * front + Vector((0, sg * 0.045, 0))
                 pole = Vector((0.0, sg * 1.0, -0.3))
                 arm_ik(rig, G, s_, G["spine01"], rest.lerp(grip, min(1.0, 1.5 * u2)), pole, sup.Qlie)
-        return G, labels(k, phase, s, ctx, {"knee_open": opn}), {}
+        return G, labels(k, phase, s, ctx, {"knee_open": opn, "knee_close": cls}), {}
 
     def metrics(J):
         m = supine_metrics(J, hip_z0)
@@ -90,10 +99,17 @@ def setup(rig, ctx):
 EXERCISE = Exercise(
     name="lying_glute_stretch",
     spec="lying_glute_stretch",
-    views={"raised_side": "2 m to the crossed leg's side, 1.5 m high, looking down about 34 degrees"},
+    views={
+        "raised_side": "2 m to the crossed leg's side, 1.5 m high, looking down about 34 degrees",
+        "raised_side_high": "1.85 m to the crossed leg's side and 0.5 m towards the feet, 1.9 m high, "
+        "looking down about 42 degrees",
+    },
     faults={
         "knee_open": Fault(
             "deg", 30.0, "support_at_90", "the supporting knee opens this much beyond 90 degrees"
+        ),
+        "knee_close": Fault(
+            "deg", 25.0, "support_at_90", "the supporting knee bends this much more than 90 degrees"
         ),
     },
     primary_fault="knee_open",
