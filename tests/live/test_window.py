@@ -441,9 +441,13 @@ def test_siform_live_itself_shows_the_mirrored_camera_in_its_window(display: str
             matched.append(k)
             assert plain.min() > 2 * mirrored.min(), (k, plain.min(), mirrored.min())
     assert len(matched) >= 5, f"the mirrored video was seen in {len(matched)} of {len(shots)} grabs"
+    # the last picture while the window was up is the summary: the frame dimmed behind its text
+    last = max(k for k, shot in enumerate(shots) if shot[:480, :640].std() >= 5)
+    window = [shot[:480, :640] for shot in shots]
+    assert last not in matched and window[last].mean() < 0.6 * window[matched[-1]].mean()
     keep = os.environ.get("SIFORM_SHOT_DIR")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        chosen = {"setup": matched[0], "mid_set": matched[len(matched) // 2], "end": len(shots) - 1}
+        chosen = {"setup": matched[0], "mid_set": matched[len(matched) // 2], "end": last}
         for name, k in chosen.items():
             shutil.copy(tmp_path / f"t{k:02d}.png", Path(keep) / f"siform_live_{name}.png")
