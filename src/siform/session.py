@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from siform import __version__
 from siform.model_store import is_pinned, sha256_of
-from siform.pipeline import SessionResult
 from siform.results import (
     SESSION_SCHEMA_VERSION,
     Hold,
@@ -34,6 +33,9 @@ from siform.results import (
     to_jsonable,
 )
 from siform.specs.model import ExerciseSpec
+
+if TYPE_CHECKING:  # the pipeline pulls in OpenCV: the server reads and validates sessions without it
+    from siform.pipeline import SessionResult
 
 
 def _package_version(name: str) -> str | None:

@@ -301,3 +301,15 @@ def test_a_folder_that_cannot_hold_the_journal_is_one_line(tmp_path: Path) -> No
     with pytest.raises(OutputError) as err:
         SessionJournal.create(tmp_path / "file", find_spec("glute_bridge"))
     assert "\n" not in str(err.value) and "--out" in str(err.value)
+
+
+def test_reading_and_checking_sessions_needs_no_opencv() -> None:
+    """The therapist server validates uploads with siform.session: neither OpenCV nor MediaPipe may
+    come with it (issue 14 point 7); the check-in is asked before the camera opens, without them too."""
+    probe = (
+        "import sys, siform.session, siform.live.checkin; "
+        "print(','.join(m for m in ('cv2', 'mediapipe') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

@@ -121,12 +121,6 @@ def test_the_server_app_imports_neither_opencv_nor_mediapipe(tmp_path: Path) -> 
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="validating an upload imports siform.session, which imports "
-    "siform.pipeline and with it cv2 (issue 14 point 7 moves the schema out of it)",
-)
 def test_validating_an_upload_imports_neither(tmp_path: Path, session_doc: dict[str, Any]) -> None:
     doc = tmp_path / "session.json"
     doc.write_text(json.dumps(session_doc))
