@@ -12,9 +12,10 @@ For H2 (``siform.live.command`` / ``app``)::
 
     add_checkin_arguments(parser)            # --pain N, --red-flags none|ID,...
     checkin = run_checkin(spec, args)        # asks in the terminal what the flags did not give
-    if checkin.stop_reason:                  # already said to the person; record it and end
-        ...
     journal = SessionJournal.create(out, spec, checkin=checkin, ...)
+    if checkin.stop_reason:                  # the advice is already said: record the answers, end
+        journal.finalize()                   # a session.json with no sets and the check-in
+        return 0
 
 A run without a person at the keyboard gives both flags; one whose input is closed and lacks them
 gets a :class:`CheckInError` (one line, no traceback), never a hang.
