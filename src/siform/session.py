@@ -282,8 +282,9 @@ def build_live_session(
     """The session document of a live session: every set and side in one file.
 
     Each rep and hold carries its ``set``; ``sets`` holds one summary per set; the top-level
-    ``summary`` is the whole session (``prescribed``: per set x sets x sides worked), ``side`` is
-    null when both sides were worked. ``interrupted`` marks a document recovered from the journal of
+    ``summary`` counts the whole session, its ``prescribed`` still per set as in review (a field
+    never changes meaning with the mode: the report and the server read it so); ``side`` is null
+    when both sides were worked. ``interrupted`` marks a document recovered from the journal of
     a run that did not end normally; ``recorded`` says whether the raw video was kept (``--record``).
     ``software`` replaces the block of this process (a recovered journal keeps the one it was run with).
     """
@@ -303,7 +304,6 @@ def build_live_session(
     reps = [r for s in ordered for r in s.reps]
     holds = [h for s in ordered for h in s.holds]
     per_set = _per_set(spec)
-    total = per_set * spec.prescription.sets * max(1, len(sides)) if per_set is not None else None
     analysed = any(s.view is not None or s.reps or s.holds for s in ordered)
     notes = list(dict.fromkeys(n for s in ordered for n in s.notes))
     doc: dict[str, Any] = {
@@ -350,7 +350,7 @@ def build_live_session(
             }
             for s in ordered
         ],
-        "summary": to_jsonable(summarise(spec, side, reps, holds, total)) if analysed else None,
+        "summary": to_jsonable(summarise(spec, side, reps, holds, per_set)) if analysed else None,
     }
     return doc
 
