@@ -10,12 +10,17 @@ model), so the figures are the engine's alone.
   95th and 99th percentile of ordinary frames, and separately the frames that end a rep or hold
   (they judge it, so they cost more; a live UI must absorb them within one frame).
 
-The glute bridge runs on a generated 30-rep set. One spec of ``exercise_specs/`` with
-``kind = "hold"`` runs too: ``--hold`` picks it, by default one with a generator in
-``tests/factories*.py`` (a function named after the spec id) preferring signals that look back over
-a trailing window (the costliest live path); with no generator, a still bridge stands in.
+The glute bridge runs on a generated 30-rep set, and on a long session (``--minutes``, default 10)
+whose per-frame cost in its first and last minute shows whether anything grows with the session:
+the bridge's pelvic drop takes its yardstick over the whole set so far (a running median) and every
+frame is kept for the set's reconciliation at its end, which is timed too (``finish``).
 
-    python benchmarks/engine.py [--reps 30] [--runs 5] [--hold SPEC_ID] [--pose-ms 19]
+One spec of ``exercise_specs/`` with ``kind = "hold"`` runs too: ``--hold`` picks it, by default
+one with a generator in ``tests/factories*.py`` (a function named after the spec id) preferring
+signals that look back over a trailing window (the costliest live path); with no generator, a
+still bridge stands in.
+
+    python benchmarks/engine.py [--reps 30] [--runs 5] [--hold SPEC_ID] [--pose-ms 19] [--minutes 10]
 """
 
 from __future__ import annotations
@@ -179,6 +184,35 @@ def report(
     return [(f"{label} review", review_ms), (f"{label} live median", med), (f"{label} live p95", p95)]
 
 
+def long_session(spec: ExerciseSpec, minutes: float) -> None:
+    """Per-frame cost in the first and the last minute of one long live session, and its finish."""
+    reps = max(1, round(minutes * 60.0 / 4.0))  # the generated bridge takes 4 s a rep
+    track, _truth = bridge_side_view(reps=reps, noise_px=1.0)
+    poses = frames(track)
+    session = LiveSession(spec, track.width, track.height, "raised_side", near_side(track.image))
+    ms = np.empty(len(poses))
+    ended = np.zeros(len(poses), dtype=bool)
+    for i, pose in enumerate(poses):
+        start = time.perf_counter_ns()
+        ended[i] = session.update(pose) is not None
+        ms[i] = (time.perf_counter_ns() - start) / 1e6
+    start = time.perf_counter_ns()
+    _reps, _holds, summary = session.finish()
+    finish_ms = (time.perf_counter_ns() - start) / 1e6
+    minute = round(60 * FPS)
+    first, last = slice(0, minute), slice(len(poses) - minute, len(poses))
+    length = f"{len(poses)} frames ({len(poses) / FPS / 60:.1f} min)"
+    print(f"\nglute_bridge long session: {length}, {summary.done} reps")
+    for label, part in (("first minute", first), ("last minute ", last)):
+        plain, ending = ms[part][~ended[part]], ms[part][ended[part]]
+        print(
+            f"  live    {label}        {float(np.median(plain)):7.3f} ms/frame median, "
+            f"p95 {float(np.percentile(plain, 95)):.3f}; "
+            f"frames ending a rep {float(np.median(ending)):.3f} ms median"
+        )
+    print(f"  finish  reconciling the set  {finish_ms:7.1f} ms once")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -187,6 +221,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed review runs; live passes are half as many")
     parser.add_argument("--hold", help="hold exercise id to time (default: picked automatically)")
     parser.add_argument("--pose-ms", type=float, default=POSE_STAGE_MS, help="pose stage ms/frame to compare")
+    parser.add_argument("--minutes", type=float, default=10.0, help="long live session (0: skip)")
     args = parser.parse_args()
 
     pinned = pin_one_core()
@@ -206,6 +241,9 @@ def main() -> None:
     else:
         track, source = hold_track(hold)
         rows += report(hold.id, track, hold, args.runs, args.pose_ms, source)
+
+    if args.minutes > 0:
+        long_session(bridge, args.minutes)
 
     over = [name for name, ms in rows if not (ms < TARGET_MS and ms / args.pose_ms < TARGET_SHARE)]
     print("\n" + ("all within target" if not over else f"over target: {', '.join(over)}"))

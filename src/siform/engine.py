@@ -10,7 +10,7 @@ computed from causally filtered landmarks; review feeds it rows from zero-phase 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -56,20 +56,37 @@ class HoldEvent:
     hold: Hold
 
 
-@dataclass(slots=True)
 class _Buffers:
-    t_ms: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=dict)
+    """Every frame's time and signal values, in growable arrays (one row per signal), so reading
+    them is a view: a rep ending ten minutes into a session costs what one ending at the start does
+    (lists turned into arrays on each rep grew it from 8 to 26 ms, benchmarks/engine.py)."""
+
+    def __init__(self, names: list[str], capacity: int = 1024) -> None:
+        self.names = names
+        self.t_ms = np.empty(capacity, dtype=np.int64)
+        self.values = np.empty((len(names), capacity), dtype=np.float64)
+        self.n = 0
+
+    def append(self, t_ms: int, row: Mapping[str, float]) -> None:
+        if self.n == self.t_ms.shape[0]:
+            self.t_ms = np.concatenate([self.t_ms, np.empty_like(self.t_ms)])
+            self.values = np.concatenate([self.values, np.empty_like(self.values)], axis=1)
+        self.t_ms[self.n] = t_ms
+        self.values[:, self.n] = [row.get(name, np.nan) for name in self.names]
+        self.n += 1
+
+    def column(self, name: str) -> npt.NDArray[np.float64]:
+        return self.values[self.names.index(name), : self.n]
 
 
 class _DriverHold:
     """The driving value the rep counter sees, and the frame it stands for. For up to
-        ``filter.max_gap_ms`` after the last known value it is held, as a landmark gap that short
-        is bridged; a longer gap reaches the counter as missing at the frame where it began, so a
-        voided rep ends where the person vanished. Gaps also come from a signal undefined in a pose
-        (the single-leg lift's planted hip angle while MediaPipe reads that knee straight for a few
-        frames); without the hold such a flicker voided the whole rep. Causal, so live and review
-        count the same reps; checks still skip the unknown frames."""
+    ``filter.max_gap_ms`` after the last known value it is held, as a landmark gap that short
+    is bridged; a longer gap reaches the counter as missing at the frame where it began, so a
+    voided rep ends where the person vanished. Gaps also come from a signal undefined in a pose
+    (the single-leg lift's planted hip angle while MediaPipe reads that knee straight for a few
+    frames); without the hold such a flicker voided the whole rep. Causal, so live and review
+    count the same reps; checks still skip the unknown frames."""
 
     def __init__(self, max_gap_ms: float) -> None:
         self.max_gap_ms = max_gap_ms
@@ -102,7 +119,7 @@ class SetTracker:
         self.side = side
         self.unscored = dict(unscored or {})
         self.units = {name: s.unit for name, s in spec.signals.items()}
-        self._buf = _Buffers(values={name: [] for name in spec.signals})
+        self._buf = _Buffers(list(spec.signals))
         self._counter = RepCounter(spec.rep) if spec.rep else None
         self._timer = HoldTimer(spec.hold) if spec.hold else None
         self._windows: list[RepWindow | HoldWindow] = []
@@ -110,7 +127,6 @@ class SetTracker:
         self._outcomes: list[str] = []
         self._frame = -1
         self._hold = _DriverHold(spec.filter.max_gap_ms)
-        self._cache: tuple[int, npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]] | None = None
         self._revised = False
         self.refine: Callable[[int], Mapping[str, npt.ArrayLike]] | None = None
         """Live coaching's hook, called as a rep or hold ends, before it is measured, with its first
@@ -123,9 +139,7 @@ class SetTracker:
         """Add one frame; ``row`` has a value (NaN if unknown) for every signal of the spec."""
         self._frame += 1
         i = self._frame
-        self._buf.t_ms.append(int(t_ms))
-        for name, values in self._buf.values.items():
-            values.append(float(row.get(name, np.nan)))
+        self._buf.append(int(t_ms), row)
         if self._counter is not None and self.spec.rep is not None:
             driver, at, at_ms = self._driver(i, t_ms, float(row.get(self.spec.rep.signal, np.nan)))
             window = self._counter.update(at, at_ms, driver)
@@ -158,13 +172,12 @@ class SetTracker:
         """Replace signals' per-frame values before :meth:`finish` (one per frame fed so far): live
         coaching recomputes a signal measured against its set so far once the whole set is known.
         Reps and holds keep the frames they were counted on; their checks are measured again."""
-        n = len(self._buf.t_ms)
+        n = self._buf.n
         for name, series in values.items():
             arr = np.asarray(series, dtype=np.float64)
             if arr.shape != (n,):
                 raise ValueError(f"revise: '{name}' has shape {arr.shape}, the set has {n} frames")
-            self._buf.values[name] = arr.tolist()
-        self._cache = None
+            self._buf.column(name)[:] = arr
         self._revised = True
 
     def series(self) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]:
@@ -184,14 +197,8 @@ class SetTracker:
     # -- judging ---------------------------------------------------------------------------
 
     def _arrays(self) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]:
-        # Cached until the next frame: judging a whole set at finish() would otherwise copy every
-        # buffer once per rep (quadratic in the session's length).
-        n = len(self._buf.t_ms)
-        if self._cache is None or self._cache[0] != n:
-            t = np.asarray(self._buf.t_ms, dtype=np.int64)
-            values = {k: np.asarray(v, dtype=np.float64) for k, v in self._buf.values.items()}
-            self._cache = (n, t, values)
-        return self._cache[1], self._cache[2]
+        """Views of the buffers (valid until the next frame is fed)."""
+        return self._buf.t_ms[: self._buf.n], {name: self._buf.column(name) for name in self._buf.names}
 
     def _measure(self, window: RepWindow | HoldWindow) -> dict[str, Measurement]:
         t, values = self._arrays()
@@ -248,13 +255,12 @@ class SetTracker:
     def _refine_from(self, first: int) -> None:
         if self.refine is None:
             return
-        n = len(self._buf.t_ms)
+        n = self._buf.n
         for name, series in self.refine(first).items():
             arr = np.asarray(series, dtype=np.float64)
             if arr.shape != (n - first,):
                 raise ValueError(f"refine: '{name}' has shape {arr.shape}, expected ({n - first},)")
-            self._buf.values[name][first:] = arr.tolist()
-        self._cache = None
+            self._buf.column(name)[first:] = arr
 
     def _aligned(self, window: RepWindow) -> RepWindow:
         """``window`` with its top band and peak where the refined driving signal puts them.
@@ -266,7 +272,7 @@ class SetTracker:
         for it (its start and top a frame earlier, typically)."""
         if self.refine is None or self.spec.rep is None:
             return window
-        t = self._buf.t_ms
+        t = self._buf.t_ms[: self._buf.n]
         lo = self._windows[-1].end + 1 if self._windows else 0
         while lo < window.start and t[lo] < t[window.start] - ALIGN_LEAD_MS:
             lo += 1
@@ -276,7 +282,7 @@ class SetTracker:
         counter, hold = RepCounter(self.spec.rep), _DriverHold(self.spec.filter.max_gap_ms)
         found: RepWindow | None = None
         for i in range(lo, len(t)):
-            value, at, at_ms = hold(i, t[i], float(driver[i]))
+            value, at, at_ms = hold(i, int(t[i]), float(driver[i]))
             w = counter.update(at, at_ms, value)
             if w is not None and w.outcome == "complete" and w.start <= window.end and w.end >= window.start:
                 found = w
@@ -293,7 +299,7 @@ class SetTracker:
         top_end = min(max(found.top_end, top_start), end)
         peak = min(max(found.peak, start), end)
         return replace(
-            window, start=start, end=end, start_ms=t[start], end_ms=t[end], top_start=top_start,
+            window, start=start, end=end, start_ms=int(t[start]), end_ms=int(t[end]), top_start=top_start,
             top_end=top_end, peak=peak, peak_value=found.peak_value,
         )  # fmt: skip
 
@@ -322,7 +328,7 @@ class SetTracker:
         number = self._completed().index(k) + 1 if self._outcomes[k] == "complete" else 0
         checks, sc = self._judge(k, baselines, provisional) if number else ((), None)
         return Rep(
-            number, self.side, w.outcome, w.start_ms, w.end_ms, t[w.peak], w.start, w.end, w.peak,
+            number, self.side, w.outcome, w.start_ms, w.end_ms, int(t[w.peak]), w.start, w.end, w.peak,
             w.peak_value, w.top_start, w.top_end, checks, sc,
         )  # fmt: skip
 
