@@ -345,7 +345,9 @@ class Coach:
 
     def _start_side(self, verdict: SetupVerdict, near: str, tick: Tick) -> None:
         assert verdict.view is not None
-        self._session = LiveSession(self.spec, self.width, self.height, verdict.view, near, side=self.side)
+        # ``measured``: the camera height the gate saw, so checks that need another height go unscored
+        self._session = LiveSession(self.spec, self.width, self.height, verdict.view, near, side=self.side,
+                                    measured=verdict.facing_measured)  # fmt: skip
         self._session_setup = (verdict, verdict.view, near)
         self._counted = 0
         self._phase = "active"
