@@ -313,3 +313,36 @@ def test_reading_and_checking_sessions_needs_no_opencv() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_both_sides_of_one_set_share_its_number_and_survive_a_crash(tmp_path: Path) -> None:
+    """The live app numbers a one-sided exercise's set once for both sides: the journal keeps them
+    apart by side, also when the second side's start did not know its side yet."""
+    spec = find_spec("clamshell")
+    journal = SessionJournal.create(tmp_path, spec)
+    left, _ = clamshell_front_view(side="left")
+    finished, _ = run_set(journal, spec, left, 1, "left", 0)
+    right, _ = clamshell_front_view(side="right", roll_rep=None)
+    review = analyze_track(right, spec, "right")
+    assert review.view is not None
+    live = LiveSession(spec, right.width, right.height, review.view, near_side(right.image), "right")
+    clock = int(left.t_ms[-1]) + 30_000
+    journal.start_set(1, None, view=review.view, setup=review.setup, t_ms=clock)  # side not known yet
+    appended = 0
+    for i in range(len(right)):
+        event = live.update(PoseFrame(i, clock + int(right.t_ms[i]), True, right.image[i], right.world[i]))
+        if event is not None and appended < 3:
+            journal.append(event, set_number=1)
+            appended += 1
+    journal.close()  # killed before the right side's set ended (the SIGKILL tests above do it for real)
+    (out,) = recover_journals(tmp_path)
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    validate_session(doc)
+    assert [(s["set"], s["side"], s["provisional"]) for s in doc["sets"]] == [
+        (1, "left", False),
+        (1, "right", True),
+    ]
+    assert [(r["set"], r["side"], r["number"]) for r in doc["reps"]] == [
+        (1, "left", n) for n in range(1, 7)
+    ] + [(1, "right", n) for n in range(1, 4)]
+    assert doc["side"] is None and doc["sets"][0]["summary"]["done"] == finished.summary.done == 6

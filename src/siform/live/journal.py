@@ -86,8 +86,7 @@ class SessionJournal:
         self.spec = spec
         self.header = header
         self._fd: int | None = fd
-        self._ended: dict[int, LiveSet] = {}
-        self._open: dict[int, _OpenSet] = {}
+        self._sets = _Sets()
         self.recovered: list[Path] = []
         """Sessions of earlier, interrupted runs that :meth:`create` turned into ``session.json``."""
 
@@ -196,7 +195,7 @@ class SessionJournal:
     ) -> None:
         """Mark the start of set ``number`` (its side, the view and setup it was judged from, and the
         session-clock time of its first frame), so a crash mid-set still records them."""
-        self._open[number] = _OpenSet(number, side, view, setup, t_ms)
+        self._sets.start(_OpenSet(number, side, view, setup, t_ms))
         self._write(
             {"type": "set_start", "set": number, "side": side, "view": view,
              "setup": to_jsonable(setup) if setup is not None else None, "t_ms": t_ms}
@@ -209,23 +208,20 @@ class SessionJournal:
             event.hold if isinstance(event, HoldEvent) else event
         )  # fmt: skip
         kind = "rep" if isinstance(item, Rep) else "hold"
-        current = self._open.setdefault(set_number, _OpenSet(set_number, item.side, None, None, None))
-        current.items.append(item)
+        self._sets.add(set_number, item.side, item)
         self._write({"type": kind, "set": set_number, "side": item.side, "record": to_jsonable(item)})
 
     def end_set(self, finished: LiveSet) -> None:
         """Record a set that ended, with its final (reconciled) reps or holds and summary: pass
         ``LiveSet.from_result(number, live_session.result(setup, notes))``."""
-        self._open.pop(finished.number, None)
-        self._ended[finished.number] = finished
+        self._sets.end(finished)
         self._write({"type": "set_end", **_set_to_json(finished)})
 
     # -- ending ------------------------------------------------------------------------------
 
     def sets(self) -> list[LiveSet]:
         """Every set so far: those ended with their final records, an unfinished one as judged live."""
-        unfinished = [o.to_live_set(self.spec) for n, o in self._open.items() if n not in self._ended]
-        return sorted([*self._ended.values(), *unfinished], key=lambda s: s.number)
+        return self._sets.live_sets(self.spec)
 
     def finalize(
         self,
@@ -270,6 +266,43 @@ class SessionJournal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Sets:
+    """A session's sets, keyed by set number and side: both sides of a one-sided exercise's set may
+    share its number. A set started before its side was known (None: a unilateral exercise without
+    ``--side``) takes the side of its first rep."""
+
+    def __init__(self) -> None:
+        self.ended: dict[tuple[int, str | None], LiveSet] = {}
+        self.open: dict[tuple[int, str | None], _OpenSet] = {}
+
+    def start(self, started: _OpenSet) -> None:
+        self.open[(started.number, started.side)] = started
+
+    def add(self, number: int, side: str | None, item: Rep | Hold) -> None:
+        key = (number, side)
+        if key not in self.open and side is not None and (number, None) in self.open:
+            found = self.open.pop((number, None))
+            found.side = side
+            self.open[key] = found
+        if key not in self.open and side is None:  # a record without a side belongs to its set's
+            same = [k for k in self.open if k[0] == number]
+            key = same[0] if len(same) == 1 else key
+        self.open.setdefault(key, _OpenSet(number, side, None, None, None)).items.append(item)
+
+    def end(self, finished: LiveSet) -> None:
+        self.open.pop((finished.number, finished.side), None)
+        self.open.pop((finished.number, None), None)
+        self.ended[(finished.number, finished.side)] = finished
+
+    def live_sets(self, spec: ExerciseSpec) -> list[LiveSet]:
+        """Ended sets with their final records, unfinished ones as judged live, in the order done."""
+        unfinished = [o.to_live_set(spec) for k, o in self.open.items() if k not in self.ended]
+        return sorted(
+            [*self.ended.values(), *unfinished],
+            key=lambda s: (s.number, s.start_ms is None, s.start_ms or 0),
+        )
 
 
 @dataclass
@@ -411,28 +444,23 @@ def read_journal(path: Path) -> JournalContents:
 
 def journal_sets(contents: JournalContents, spec: ExerciseSpec) -> list[LiveSet]:
     """The sets a journal records: ended ones with their final records, the rest as judged live."""
-    ended: dict[int, LiveSet] = {}
-    open_sets: dict[int, _OpenSet] = {}
+    sets = _Sets()
     for line in contents.lines:
         kind = line.get("type")
         try:
             number = int(line["set"])
             if kind == "set_start":
-                open_sets[number] = _OpenSet(
-                    number, line.get("side"), line.get("view"), _setup(line.get("setup")), line.get("t_ms")
-                )
+                setup = _setup(line.get("setup"))
+                sets.start(_OpenSet(number, line.get("side"), line.get("view"), setup, line.get("t_ms")))
             elif kind in ("rep", "hold"):
                 item = _rep(line["record"]) if kind == "rep" else _hold(line["record"])
-                blank = _OpenSet(number, line.get("side"), None, None, None)
-                open_sets.setdefault(number, blank).items.append(item)
+                sets.add(number, line.get("side"), item)
             elif kind == "set_end":
-                ended[number] = _set_from_json(line)
-                open_sets.pop(number, None)
+                sets.end(_set_from_json(line))
         except (KeyError, TypeError, ValueError) as exc:
             contents.damaged += 1
             log.debug("journal line skipped (%s): %s", exc, str(line)[:200])
-    unfinished = [o.to_live_set(spec) for n, o in open_sets.items() if n not in ended]
-    return sorted([*ended.values(), *unfinished], key=lambda s: s.number)
+    return sets.live_sets(spec)
 
 
 def recovered_session(contents: JournalContents) -> dict[str, Any]:
