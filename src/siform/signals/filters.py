@@ -15,6 +15,7 @@ Times are ``t_ms`` ``(T,)`` in milliseconds, non-decreasing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -218,6 +219,16 @@ def _lerp(src_t: FloatArray, values: FloatArray, dst_t: FloatArray) -> FloatArra
     return result
 
 
+@functools.lru_cache(maxsize=64)
+def _butter_sos(order: int, cutoff_hz: float, fs: float) -> FloatArray:
+    """The low-pass's second-order sections, designed once per (order, cutoff, rate): live coaching
+    filters every finished rep, and designing the filter was a third of that."""
+    from scipy.signal import butter
+
+    sos: FloatArray = butter(order, cutoff_hz, fs=fs, output="sos")
+    return sos  # shared: never written (scipy's filters need it writable, so it is not flagged)
+
+
 def butterworth_zero_phase(
     x: npt.ArrayLike, t_ms: npt.ArrayLike, cutoff_hz: float, order: int = 2
 ) -> FloatArray:
@@ -235,8 +246,8 @@ def butterworth_zero_phase(
     samples are returned unchanged. Raises ValueError when ``cutoff_hz`` is not below the Nyquist
     frequency (see :func:`review_cutoff` for choosing one that is).
     """
-    # Imported here: scipy.signal takes over a second to import, which the live path never needs.
-    from scipy.signal import butter, sosfiltfilt
+    # Imported here: scipy.signal takes over a second to import, which many callers never need.
+    from scipy.signal import sosfiltfilt
 
     out = np.array(x, dtype=np.float64, order="C")  # C order: `flat` below must be a view
     if out.ndim == 0:
@@ -251,7 +262,7 @@ def butterworth_zero_phase(
             f"cutoff_hz must be in (0, {fs / 2:.3g}) Hz, the Nyquist frequency of {fs:.3g} frames/s; "
             f"got {cutoff_hz}"
         )
-    sos = butter(order, cutoff_hz, fs=fs, output="sos")
+    sos = _butter_sos(order, float(cutoff_hz), round(fs, 9))
     trivial = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
     default_pad = 3 * (2 * len(sos) + 1 - trivial)  # sosfiltfilt's own default
     dt_ms = 1000.0 / fs
