@@ -230,6 +230,8 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     folder = tmp_path / "session"
     child = start_child(folder, "torn")
     got = read_until(child, lambda g: g[-1] == "TORN")
+    # while the session runs, its journal is its own: nothing recovers it from under it
+    assert recover_journals(tmp_path) == [] and (folder / JOURNAL_FILE).is_file()
     kill(child)
     raw = (folder / JOURNAL_FILE).read_bytes()
     assert not raw.endswith(b"\n")  # the torn line really is there
@@ -346,3 +348,22 @@ def test_both_sides_of_one_set_share_its_number_and_survive_a_crash(tmp_path: Pa
         (1, "left", n) for n in range(1, 7)
     ] + [(1, "right", n) for n in range(1, 4)]
     assert doc["side"] is None and doc["sets"][0]["summary"]["done"] == finished.summary.done == 6
+
+
+def test_a_new_session_recovers_killed_ones_in_the_folders_beside_it(tmp_path: Path) -> None:
+    """The live app's default layout is one folder per run (out/live-<exercise>-<time>): the next
+    run recovers a killed run's journal in its own folder, in place."""
+    spec = find_spec("glute_bridge")
+    old = SessionJournal.create(tmp_path / "live-1", spec, patient="p1")
+    run_set(old, spec, bridge_side_view(reps=2)[0], 1, None, 0)
+    old.close()  # killed: the lock goes with the process, the journal stays
+    new = SessionJournal.create(tmp_path / "live-2", spec, patient="p1")
+    assert new.recovered == [(tmp_path / "live-1" / "session.json").resolve()]
+    doc = json.loads(new.recovered[0].read_text(encoding="utf-8"))
+    validate_session(doc)
+    assert doc["interrupted"] and doc["session_id"] == old.session_id
+    # and the running session beside it is left alone by a third one
+    third = SessionJournal.create(tmp_path / "live-3", spec)
+    assert third.recovered == [] and new.path.is_file()
+    new.close()
+    third.close()

@@ -10,11 +10,14 @@ the journal, which ``session.json`` now holds in full.
 
 A journal left by a run that never finalised becomes a ``session.json`` marked ``interrupted``:
 
-- automatically, when :meth:`SessionJournal.create` is called again on the same folder (the next
-  ``siform live`` with the same ``--out``): the old session goes to a sibling folder
+- automatically, when the next session starts (:meth:`SessionJournal.create`): a journal in the
+  folders beside the new one is recovered in place (the default layout, one folder per run), and
+  one in the new session's own folder (the same ``--out`` again) goes to a sibling folder
   ``<folder>-interrupted-<start time>``, leaving the folder to the new session;
-- or by :func:`recover_journals` (a folder and its subfolders, each written in place), e.g. over the
-  root of all sessions at start-up, or from a ``siform`` command that tidies up.
+- or by :func:`recover_journals` (a folder and its subfolders, each written in place).
+
+A running session holds a lock on its journal (``flock``; the kernel drops it when the process
+dies, however it dies), so recovery never takes the journal of a session that is still running.
 
 Lines: the header (format, session id, start time, exercise and the full spec with its sha256,
 patient, check-in, source, software, whether raw video is kept), then ``set_start``, ``rep`` /
@@ -131,6 +134,10 @@ class SessionJournal:
         if leftover.exists():
             done = recover_journal(leftover, aside=True)
             recovered = [done] if done is not None else []
+        # sessions killed in the folders beside this one (the default layout: out/live-<exercise>-<time>)
+        for other in sorted(folder.resolve().parent.glob(f"*/{JOURNAL_FILE}")):
+            if other.parent != folder.resolve() and (done := recover_journal(other)) is not None:
+                recovered.append(done)
         block = checkin.to_session() if hasattr(checkin, "to_session") else checkin
         header = {
             "kind": JOURNAL_KIND,
@@ -159,6 +166,7 @@ class SessionJournal:
                 f"Cannot write the session journal in {folder} ({os_reason(exc)}).",
                 "Choose another folder with --out.",
             ) from None
+        _try_lock(fd)  # held while this session runs: recovery leaves a running session's journal alone
         journal = cls(folder, spec, header, fd)
         journal.recovered = recovered
         journal._write(header)
@@ -506,6 +514,22 @@ def _aside(folder: Path, started_utc: str) -> Path:
     return candidate
 
 
+def _try_lock(fd: int) -> bool:
+    """Take the journal's lock without waiting: False when a running session holds it. The lock goes
+    with the process, so a killed run's journal is free at once. (No locking where fcntl is missing.)"""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # a file system without locks: recover as before
+    return True
+
+
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
@@ -522,7 +546,25 @@ def recover_journal(journal: Path, *, aside: bool = False) -> Path | None:
     ``session.json``: then in a new sibling folder ``<folder>-interrupted-<start time>``. A journal
     whose session was in fact written (same session id) is just removed. A journal that cannot be
     read is renamed ``*.unreadable`` with a warning, so it never blocks a later run; returns None.
+    A journal a running session holds (its lock) is left alone: None.
     """
+    try:
+        fd = os.open(journal, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if not _try_lock(fd):
+            log.debug("%s: in use by a running session; not recovered.", journal)
+            return None
+        return _recover_locked(journal, aside)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _recover_locked(journal: Path, aside: bool) -> Path | None:
+    if journal.stat().st_size == 0:  # killed before its header was written: nothing to recover
+        _remove(journal)
+        return None
     try:
         contents = read_journal(journal)
         doc = recovered_session(contents)
@@ -559,7 +601,8 @@ def recover_journal(journal: Path, *, aside: bool = False) -> Path | None:
 
 
 def recover_journals(root: Path) -> list[Path]:
-    """Recover every journal left in ``root`` or its direct subfolders (in place); the sessions written."""
+    """Recover every journal left in ``root`` or its direct subfolders (in place), except those of
+    sessions still running; the sessions written."""
     root = Path(root)
     candidates: Iterable[Path] = [root / JOURNAL_FILE, *sorted(root.glob(f"*/{JOURNAL_FILE}"))]
     done = []
