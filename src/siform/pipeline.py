@@ -7,6 +7,13 @@ Two entry points share every stage but the filter:
   reps end.
 
 No geometry and no exercise knowledge here: that lives in ``signals/`` and ``exercise_specs/``.
+
+For the live app and the session journal (issue 13): ``LiveSession(spec, width, height, view, near,
+side=None, measured=None)``; ``update(pose) -> RepEvent | HoldEvent | None``; ``finish()`` (idempotent,
+no ``update`` after it); ``side`` (None until a unilateral exercise's side is found on its first rep);
+``last_row`` (this frame's signal values); ``result(setup, notes) -> SessionResult`` (review's record,
+per-frame series included). Events carry ``CheckResult.provisional`` on checks judged against the
+person's own reps before ``engine.PROVISIONAL_REPS`` reps; the finished set has none.
 """
 
 from __future__ import annotations
