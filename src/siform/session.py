@@ -307,6 +307,10 @@ def build_live_session(
     per_set = _per_set(spec)
     analysed = any(s.view is not None or s.reps or s.holds for s in ordered)
     notes = list(dict.fromkeys(n for s in ordered for n in s.notes))
+    uncounted = [s for s in ordered if s.frames is None]
+    if uncounted:
+        which = ", ".join(f"set {s.number}" + (f" ({s.side})" if s.side else "") for s in uncounted)
+        notes.append(f"frames and frames_with_pose leave out {which}, cut off before it ended")
     doc: dict[str, Any] = {
         "schema_version": SESSION_SCHEMA_VERSION,
         "kind": "siform.session",

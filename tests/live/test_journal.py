@@ -222,6 +222,8 @@ def test_kill_9_mid_set_loses_no_completed_rep(tmp_path: Path) -> None:
     assert all(r["provisional"] for r in set2)
     assert [(s["set"], s["provisional"]) for s in doc["sets"]] == [(1, False), (2, True)]
     assert doc["sets"][1]["frames"] is None
+    assert doc["source"]["frames"] == doc["sets"][0]["frames"] > 0
+    assert any("leave out set 2" in n for n in doc["source"]["notes"])
     assert doc["sets"][1]["summary"]["done"] == sum(1 for r in set2 if r["number"])
 
 
