@@ -4,10 +4,11 @@ Order matters for the answer a patient's machine gets: too large (413), not JSON
 object (422), a format version this server does not read (422, said so), then the full schema (422,
 naming the first bad field). Only a document that passes all of them is stored.
 
-The idempotency key: a retry of the same upload must never make a second row. The document's own
-session id is the key once the format has one (H4 is adding it in format 1.4: ``session_id`` at the
-top level is read here if present, and ``id`` as a fallback); until then the key is the sha256 of the
-document's canonical JSON (sorted keys, no spaces), which a retry of the same file reproduces exactly.
+The idempotency key: a retry of the same upload must never make a second row. It is the document's
+own ``session_id`` (format 1.4 gives every session one; ``id`` is read as a fallback). A document
+without one (an older format, while the schema still accepts it) is keyed by the sha256 of its
+canonical JSON (sorted keys, no spaces), which a retry of the same file reproduces exactly. The same
+id with other content is a conflict (409), never an overwrite.
 """
 
 from __future__ import annotations
@@ -46,33 +47,6 @@ def canonical_json(doc: Any) -> str:
 
 
 @functools.cache
-def session_validator() -> Any:
-    """``siform.session.validate_session``'s check, built once per process.
-
-    ``validate_session`` (``jsonschema.validate``) first validates the schema itself against the
-    JSON Schema meta-schema, on every call: 420 ms of a 435 ms upload here (measured on a 7 KiB
-    session, benchmarks/server_upload.py). The schema is the installed package's file and does not
-    change while the server runs, so it is checked once here and the same validator class (Draft
-    2020-12, no format checks, as there) validates each upload: the same verdicts (tests/server/
-    test_uploads.py compares them), 13 ms instead of 420.
-    """
-    import jsonschema
-
-    from siform.session import schema
-
-    document_schema = schema()
-    jsonschema.Draft202012Validator.check_schema(document_schema)
-    return jsonschema.Draft202012Validator(document_schema)
-
-
-def first_error(doc: Any) -> Any:
-    """The error ``validate_session`` would raise for ``doc`` (jsonschema's best match), or None."""
-    from jsonschema.exceptions import best_match
-
-    return best_match(session_validator().iter_errors(doc))
-
-
-@functools.cache
 def supported_versions() -> list[str]:
     """The ``schema_version`` values the installed schema accepts (``const`` or ``enum``)."""
     from siform.session import schema
@@ -108,12 +82,17 @@ def check_upload(body: bytes, max_bytes: int) -> CheckedUpload:
             f"The session's format version {version!r} is not one this server reads ({', '.join(versions)}); "
             "update siform on the server or on the patient's machine.",
         )
-    error = first_error(doc)
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+    import jsonschema
+
+    from siform.session import validate_session  # one validator per process, built on first use
+
+    try:
+        validate_session(doc)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise UploadRefusedError(
-            422, "invalid_session", f"The session document is invalid at {where}: {error.message[:300]}"
-        )
+            422, "invalid_session", f"The session document is invalid at {where}: {exc.message[:300]}"
+        ) from exc
     canonical = canonical_json(doc)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     own_id = next((doc[f] for f in ID_FIELDS if isinstance(doc.get(f), str) and doc[f].strip()), None)
