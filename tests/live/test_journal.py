@@ -369,3 +369,33 @@ def test_a_new_session_recovers_killed_ones_in_the_folders_beside_it(tmp_path: P
     assert third.recovered == [] and new.path.is_file()
     new.close()
     third.close()
+
+
+@pytest.mark.slow
+def test_siform_live_killed_mid_set_keeps_every_rep_it_announced(tmp_path: Path) -> None:
+    """The acceptance test of issue 13 point 4 on the real command: ``siform live`` on a sample clip
+    (real MediaPipe poses, paced like a camera) is sent SIGKILL once it has announced two reps;
+    every rep or attempt it announced (it announces after journalling) is in the session recovered
+    by the next run."""
+    clip = Path(__file__).resolve().parents[2] / "sample_videos" / "bridge_raised_side.mp4"
+    argv = [sys.executable, "-m", "siform", "live", "glute_bridge", "--source", str(clip), "--no-window",
+            "--pace", "realtime", "--pain", "0", "--red-flags", "none", "--mute", "--patient", "p1",
+            "--out", str(tmp_path / "run1")]  # fmt: skip
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = read_until(child, lambda g: sum(line.startswith("Set 1: Rep") for line in g) >= 2, timeout_s=600)
+    kill(child)
+    announced = [line for line in got if line.startswith("Set 1: ")]
+    assert (tmp_path / "run1" / JOURNAL_FILE).is_file() and not (tmp_path / "run1" / "session.json").exists()
+
+    # the next session (its own folder beside the killed one) recovers it
+    spec = find_spec("glute_bridge")
+    SessionJournal.create(tmp_path / "run2", spec).close()
+    doc = json.loads((tmp_path / "run1" / "session.json").read_text(encoding="utf-8"))
+    validate_session(doc)
+    assert doc["interrupted"] and doc["patient"] == "p1" and doc["checkin"]["pain"] == 0
+    assert len(doc["reps"]) >= len(announced)  # at most one more: journalled, killed before the print
+    counted = [
+        int(line.split("Rep ")[1].split(":")[0]) for line in announced if line.startswith("Set 1: Rep")
+    ]
+    assert [r["number"] for r in doc["reps"] if r["number"]][: len(counted)] == counted
+    assert doc["source"]["file"] == clip.name and doc["recorded"] is False
