@@ -15,10 +15,10 @@ used, and compared with review's :class:`SessionResult`:
   stillness and 1.2 degrees for the bridge's extension); so a rep that has just ended is measured
   on review's zero-phase filter over its own frames (known by then) with its top band re-found on
   them. What is left is the filter's right edge (the frames just before the announcement have no
-  future yet) and the running yardstick of the set so far. Measured over the 46 clips (424 values
+  future yet) and the running yardstick of the set so far. Measured over the 46 clips (351 values
   not provisional): angles differ by 0.0009 degrees median, 0.12 at the 95th percentile, 1.16 at
-  most (the bridge's extension, bridge_high_holdout rep 4); ratios by 1e-6 median, 0.0024 at the
-  95th percentile, 0.008 at most (the single-leg lift's pelvic drop on rep 3, a set yardstick still
+  most (the bridge's extension, bridge_high_holdout rep 4); ratios by 1e-6 median, 0.0012 at the
+  95th percentile, 0.0074 at most (the single-leg lift's pelvic drop on rep 4, a set yardstick still
   settling). ``EVENT_TOL`` is those maxima rounded up: 1.5 degrees, 0.01.
 - a unilateral exercise started with no side finds the side review's ``working_side`` finds.
 
