@@ -67,7 +67,9 @@ def invite(base: str) -> tuple[str, str]:
         assert web.post("/login", data=data).status_code == 303
         csrf = CSRF_RE.search(web.get("/patients").text).group(1)
         r = web.post("/patients", data={"label": "P", "csrf": csrf})
-        return r.text.split('href="/patients/')[1][:32], CODE_RE.search(r.text).group(1)
+        code = CODE_RE.search(r.text).group(1)
+        assert f"siform pair {base} {code}" in r.text  # the page tells the patient what to type
+        return r.text.split('href="/patients/')[1][:32], code
 
 
 def run(client_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
