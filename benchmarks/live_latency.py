@@ -1,0 +1,131 @@
+"""Live coaching latency: from a frame grabbed to its overlay drawn, beside bare pose inference.
+
+The live loop of ``siform live`` (:func:`siform.live.app.run_session`: the newest-frame mailbox, the
+pose model, the two-person check in its thread, the coach, :func:`siform.live.overlay.draw_live`)
+plays a sample clip at its own speed, as a camera would deliver it, and times every frame it
+processes from the moment the frame reached the mailbox to the moment its overlay was drawn. Then,
+in the same run, MediaPipe's ``PoseLandmarker`` alone (VIDEO mode, the image already converted)
+runs on exactly the frames the loop processed, in the same order. The target: the loop's median at
+most 5 ms above bare inference's.
+
+    python benchmarks/live_latency.py [--clip sample_videos/bridge_high_right.mp4] [--pace realtime]
+
+Prints figures; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from siform.live.app import CrowdWatch, LoopStats, run_session
+from siform.live.camera import FileFeed
+from siform.live.coach import Coach, Plan, Tick
+from siform.live.overlay import draw_live
+from siform.live.state import LiveView
+from siform.model_store import ensure_model
+from siform.pose import PoseEstimator
+from siform.sources import VideoFileSource
+from siform.specs.load import find_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_MS = 5.0
+
+
+class DrawOnly:
+    """What the window does to a frame, without a screen: the overlay drawn (mirrored)."""
+
+    window = None
+
+    def __init__(self) -> None:
+        self.shown: list[int] = []
+
+    def show(self, image: np.ndarray, view: LiveView, t_ms: int, fresh: bool) -> None:
+        draw_live(image, view, mirror=True)
+        if fresh:
+            self.shown.append(view.t_ms)
+
+
+def percentile(x: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(x), q))
+
+
+def bare_inference(clip: Path, model: Path, t_ms: set[int]) -> list[float]:
+    """``detect_for_video`` alone on the frames (by time) the loop processed, in order."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    options = vision.PoseLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(model)),
+        running_mode=vision.RunningMode.VIDEO,
+        num_poses=1,
+    )
+    out = []
+    with vision.PoseLandmarker.create_from_options(options) as landmarker, VideoFileSource(clip) as source:
+        for frame in source:
+            if frame.t_ms not in t_ms:
+                continue
+            image = mp.Image(
+                image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
+            )
+            t = time.perf_counter_ns()
+            landmarker.detect_for_video(image, frame.t_ms)
+            out.append((time.perf_counter_ns() - t) / 1e6)
+    return out[2:]  # the first calls build the graph
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clip", type=Path, default=ROOT / "sample_videos" / "bridge_high_right.mp4")
+    parser.add_argument("--exercise", default=None, help="spec id (default: from the clip's truth file)")
+    parser.add_argument("--pace", choices=["realtime", "fast"], default="realtime")
+    args = parser.parse_args()
+    exercise = args.exercise
+    if exercise is None:
+        import json
+
+        exercise = json.loads(args.clip.with_suffix(".truth.json").read_text())["meta"]["spec"]
+    spec = find_spec(exercise)
+    model = ensure_model("full").path
+
+    feed = FileFeed(args.clip, args.pace)
+    estimator = PoseEstimator("video", model_path=model)
+    crowd = CrowdWatch(model, background=args.pace == "realtime")
+    coach = Coach(spec, Plan.of(spec, 1, 99, None), feed.info.width, feed.info.height)
+    screen = DrawOnly()
+    stats = LoopStats()
+
+    def on_tick(_tick: Tick) -> None:
+        pass
+
+    try:
+        run_session(feed, estimator, crowd, coach, screen, on_tick, None, stats)  # type: ignore[arg-type]
+    finally:
+        crowd.close()
+        estimator.close()
+        feed.close()
+    loop = stats.latency_ms[2:]
+    bare = bare_inference(args.clip, model, set(screen.shown))
+    in_loop = stats.pose_ms[2:]
+    total = stats.frames + stats.dropped
+    info = feed.info
+    print(f"clip {args.clip.name} ({info.width}x{info.height}, {info.fps:g} fps), pace {args.pace}")
+    print(f"frames processed {stats.frames} of {total} ({stats.dropped} dropped, never queued)")
+    for label, x in (
+        ("grab -> overlay drawn", loop),
+        ("  of which pose model", in_loop),
+        ("bare PoseLandmarker", bare),
+    ):
+        print(f"{label:<22}: median {statistics.median(x):6.1f} ms   p95 {percentile(x, 95):6.1f} ms")
+    over = statistics.median(loop) - statistics.median(bare)
+    print(f"loop over inference   : median {over:+6.1f} ms (target at most {TARGET_MS:g} ms): "
+          f"{'met' if over <= TARGET_MS else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
