@@ -222,3 +222,20 @@ def test_one_sided_exercise_finds_its_side_then_asks_for_the_other(model_path: P
     assert after[0].message and after[0].message.startswith("Now your left side.")
     assert [c.side for c in after[0].counters] == ["right", "left"]
     assert after[0].counters[0].done == 2 and after[0].counters[1].done == 0
+
+
+def test_lost_camera_pauses_and_the_set_goes_on_when_it_is_back(
+    bridge: tuple[list[PoseFrame], tuple[int, int]],
+) -> None:
+    poses, (w, h) = bridge
+    spec = find_spec("glute_bridge")
+    coach = Coach(spec, Plan(sets=1, per_set=10, rest_s=60.0, sides=1), w, h)
+    _drive(coach, poses[:40])
+    assert coach.phase == "active"
+    coach.idle(poses[39].t_ms + 1500, "the camera stopped sending pictures")
+    view = coach.view()
+    assert view.phase == "paused" and "Camera lost" in (view.message or "") and view.landmarks is None
+    later = [PoseFrame(p.index, p.t_ms + 2000, p.found, p.image, p.world) for p in poses[40:]]
+    views, events = _drive(coach, later)
+    assert views[0].phase == "active"
+    assert [e.rep.number for _, e in events if isinstance(e, RepEvent) and e.rep.number]  # still counting
