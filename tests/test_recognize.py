@@ -74,6 +74,9 @@ KNOWN_CLIPS: dict[str, str] = {
     "from the feet end), closest band abduction lying at 0.16; review counts no hold on it either",
     "single_leg_lift_right_holdout": "refused, not misnamed: the rep counter reads the whole clip as one "
     "unfinished rep, so no rep is evidence",
+    "lying_glute_stretch_high": "MISNAMED above the refusal line: knee to chest at 0.645 (2 holds covering "
+    "64% of the clip, 0% of its form checks pass), the lying glute stretch itself not among the candidates: "
+    "its hold clock never runs on this clip (the crossed ankle reads 1.5 thigh lengths from the other knee)",
 }
 """Sample clips --exercise auto does not name, and why (strict xfails)."""
 
