@@ -67,6 +67,19 @@ atexit.register(_alive)
 """
 
 
+def native_stacks(pid: int) -> str:
+    """Every thread's native stack of a hung review (gdb, where installed), to see what it waits for."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        return ""
+    out = subprocess.run(
+        [gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt 25"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    frames = [line for line in out.stdout.splitlines() if line.startswith(("Thread ", "#"))]
+    return "\nstacks of the hung process (gdb):\n" + "\n".join(frames)
+
+
 def _child_path(src: str | None, threads_dir: str | None) -> dict[str, str] | None:
     parts = [p for p in (threads_dir, src) if p]
     if not parts:
@@ -105,8 +118,11 @@ def one_try(
             _stdout, stderr = proc.communicate(timeout=HANG_S)
         except subprocess.TimeoutExpired:  # counted, then ended, so the run goes on
             hung = True
+            stacks = native_stacks(proc.pid)
             proc.kill()
             _stdout, stderr = proc.communicate()
+            stderr += stacks
+        abnormal = proc.returncode not in (0, 130, 143)
         left = [line for line in stderr.splitlines() if line.startswith("threads alive at exit")]
         lines = [line for line in stderr.splitlines() if line.strip() and line not in left]
         return {
@@ -118,7 +134,7 @@ def one_try(
             "abort": "terminate called" in stderr or proc.returncode in (-6, 134),
             "lines": len(lines),
             "unchanged": snapshot(out) == before,
-            "stderr": stderr.strip()[-(4000 if proc.returncode not in (0, 130, 143) else 300) :],
+            "stderr": stderr.strip()[-(12000 if hung else 4000 if abnormal else 300) :],
         }
 
 
