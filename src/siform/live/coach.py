@@ -388,6 +388,8 @@ class Coach:
         )
         failed = item.failed
         self._offer = self.cue_of(item, self.spec)
+        if self._offer is None:
+            self.cues.retire()  # an older correction must not stay up beside a good rep
         self._failing = self._segments([c.id for c in failed])
         self._failing_until = pose.t_ms + FAILING_SHOW_MS
         if self._counted >= self.plan.per_set:
@@ -504,8 +506,9 @@ class Coach:
             hold = self._hold_clock()
             if message is None and hold.held_s >= hold.target_s:
                 message = "Time: you can relax."
-        if message is None and self._phase in ("done", "stopped"):
-            message = self._summary[0] if self._summary else None
+        summary = self._summary
+        if message is None and self._phase in ("done", "stopped") and summary:
+            message, summary = summary[0], summary[1:]  # the headline once, not twice
         rest_left = None
         if self._phase == "rest":
             left = (
@@ -528,7 +531,7 @@ class Coach:
             hold=hold,
             rest_left_s=rest_left,
             failing=failing,
-            summary=self._summary if self._phase in ("rest", "done", "stopped") else (),
+            summary=summary if self._phase in ("rest", "done", "stopped") else (),
             kind=self.spec.kind,
             extra=self.extra,
         )
