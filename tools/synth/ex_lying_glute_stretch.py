@@ -27,7 +27,6 @@ from ex_pillow_squeeze import ANKLE_X, RAISED_SIDE, angle3, knee_pole, supine_me
 from ex_thigh_stretch import arm_ik
 from mathutils import Vector
 
-
 RAISED_SIDE_HIGH = ((0.50, 1.85, 1.90), (-0.05, 0.0, 0.20), 32)
 CAMERAS = {"raised_side": RAISED_SIDE, "raised_side_high": RAISED_SIDE_HIGH}
 
