@@ -13,7 +13,7 @@ fixture, ``tests/e2e/sample_runs.py``):
   quarter of the limit for a check against the person's own reps): there the causal (live) and
   zero-phase (review) filters may fall on either side of the limit, and either verdict is accepted.
   The values themselves are compared, with their documented tolerance, by the engine's parity
-  test (``tests/e2e/test_live_parity.py``).
+  test (``tests/e2e/test_live_parity_samples.py``).
 
 Where live and review disagree beyond that, the case is a strict xfail with the measured reason, so
 it turns into a failure the day the disagreement is fixed.

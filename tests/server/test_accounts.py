@@ -10,7 +10,7 @@ from sqlalchemy import select, text, update
 from siform.server.command import create_therapist
 from siform.server.models import Attempt, Invite, Therapist, utcnow
 
-from conftest import PASSWORD_A, Server, World, as_role, bearer, csrf_of, login, pair
+from .conftest import PASSWORD_A, Server, World, as_role, bearer, csrf_of, login, pair
 
 
 def form_login(client: Any, email: str, password: str) -> Any:

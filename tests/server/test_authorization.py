@@ -18,7 +18,7 @@ import pytest
 from siform.server.app import create_app
 from siform.server.settings import Settings
 
-from conftest import LABEL_A, PASSWORD_A, Server, World, as_role, csrf_of, variant
+from .conftest import LABEL_A, PASSWORD_A, Server, World, as_role, csrf_of, variant
 
 ROLES = ["anonymous", "therapist_a", "therapist_b", "patient_a", "patient_b", "expired", "revoked"]
 

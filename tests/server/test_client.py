@@ -17,7 +17,7 @@ import pytest
 
 from siform.server.client import upload_if_paired
 
-from conftest import CODE_RE, CSRF_RE, SECRET, free_port, variant, wait_for
+from .conftest import CODE_RE, CSRF_RE, SECRET, free_port, variant, wait_for
 
 SIFORM = [sys.executable, "-m", "siform"]
 

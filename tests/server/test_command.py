@@ -22,7 +22,7 @@ from siform.server.db import current_revision, downgrade_to_empty, head_revision
 from siform.server.models import Base
 from siform.server.settings import SettingsError, load_settings
 
-from conftest import CODE_RE, CSRF_RE, SECRET, Server, free_port, variant, wait_for
+from .conftest import CODE_RE, CSRF_RE, SECRET, Server, free_port, variant, wait_for
 
 SIFORM = [sys.executable, "-m", "siform"]
 

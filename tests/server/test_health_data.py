@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from siform.server.models import AuditEvent
 
-from conftest import LABEL_A, Server, World, add_patient, as_role, bearer
+from .conftest import LABEL_A, Server, World, add_patient, as_role, bearer
 
 
 def events(server: Server, patient_id: str) -> list[tuple[str, str, str]]:

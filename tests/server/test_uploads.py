@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from siform.server.uploads import canonical_json, check_upload, supported_versions
 
-from conftest import Server, World, bearer, upload, variant
+from .conftest import Server, World, bearer, upload, variant
 
 URL = "/api/v1/patients/{}/sessions"
 
