@@ -1,6 +1,6 @@
 """Live equals review, on synthetic tracks: the signals' declared reach is true, and the live path
 that derives its history from it gives review's numbers (the real poses of every sample clip are
-compared in ``tests/e2e/test_live_parity.py``).
+compared in ``tests/e2e/test_live_parity_samples.py``).
 
 - Each signal's ``reach`` in ``signals/registry.py`` is checked against what the function does: a
   ``frame`` signal over one frame equals its value over the whole track, a ``window`` one over the
