@@ -46,7 +46,9 @@ TIMING_TOLERANCE_FRAMES = 2
 KNOWN_DISCREPANCIES: dict[str, str] = {
     # clip stem -> what live does instead of review (measured 2026-12-03)
     "single_leg_lift_right_ten": "9 of review's 10 reps counted live: rep 9 (23.1-25.3 s) is voided "
-    "at 23.9 s (the causal driver signal goes missing for longer than the gap bridging allows)",
+    "at 23.9 s: the planted-hip angle that drives the count is undefined for 533 ms live against 467 ms "
+    "in review on the same one-lane poses (one frame more of One Euro lag), past the spec's 500 ms "
+    "max_gap_ms; review on those poses counts 10",
 }
 
 
