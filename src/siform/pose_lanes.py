@@ -172,7 +172,7 @@ def estimate_poses(
     return poses
 
 
-def join_through_interrupts(thread: threading.Thread) -> None:
+def join_through_interrupts(thread: threading.Thread, timeout: float | None = None) -> None:
     """Wait for ``thread`` to end even when Ctrl-C or SIGTERM arrives meanwhile (the interrupt is
     raised after the join, not instead of it).
 
@@ -193,4 +193,4 @@ def join_through_interrupts(thread: threading.Thread) -> None:
     (benchmarks/interrupt.py); tests/test_cli.py sends one at that very moment.
     """
     with stop_signals_blocked():
-        thread.join()
+        thread.join(timeout)

@@ -33,6 +33,7 @@ from siform.live.coach import Coach, Plan, Tick
 from siform.live.cues import rep_message
 from siform.live.state import LiveView
 from siform.pose import PoseEstimator
+from siform.pose_lanes import join_through_interrupts
 from siform.sources import Frame
 from siform.specs.model import ExerciseSpec
 
@@ -163,7 +164,7 @@ class CrowdWatch:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=5.0)
+            join_through_interrupts(self._thread, 5.0)
         self._estimator.close()
 
 

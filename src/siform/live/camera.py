@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Literal, Protocol
 
+from siform.pose_lanes import join_through_interrupts
 from siform.sources import CameraSource, Frame, SourceInfo, VideoFileSource
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ class CameraFeed:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        join_through_interrupts(self._thread, 2.0)
 
 
 NATIVE_ASK = (4096, 2160)
@@ -356,5 +357,5 @@ class FileFeed:
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            join_through_interrupts(self._thread, 2.0)
         self._source.close()
