@@ -29,13 +29,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siform import __version__
-from siform.server import security
+from siform.server import dashboard, security
 from siform.server.db import make_engine, session_factory
 from siform.server.models import (
     AuditEvent,
     Device,
     Invite,
     Patient,
+    SessionNote,
     SessionRecord,
     Therapist,
     WebLogin,
@@ -57,6 +58,15 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
+
+NOTE_MAX_CHARS = 5000
+"""A therapist's note on a session: a few paragraphs, not a file."""
+PRESCRIPTION_NOTE = (
+    "Prescriptions are not set on the server yet: the dose is each exercise spec's own "
+    "(sets × reps or holds per session, as the session file records it). Specs set no sessions per "
+    "week, so adherence is the sessions recorded this week (Monday to Sunday, UTC) and the share of "
+    "that dose they did."
+)
 
 ERROR_CODES = {
     401: "unauthorized",
@@ -324,7 +334,39 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             .group_by(Patient.id)
             .order_by(Patient.label)
         ).all()
-        return page(request, "patients.html", user=user, rows=rows)
+        now = utcnow()
+        since = (dashboard.week_start(now) - timedelta(days=1)).isoformat()  # a margin for zones
+        recent: dict[str, list[dict[str, Any]]] = {}
+        for pid, document in db.execute(
+            select(SessionRecord.patient_id, SessionRecord.document)
+            .join(Patient, Patient.id == SessionRecord.patient_id)
+            .where(Patient.therapist_id == user.therapist.id, SessionRecord.recorded_utc >= since)
+        ):
+            recent.setdefault(pid, []).append(json.loads(document))
+        latest: dict[str, list[tuple[str, str, float | None]]] = {}
+        for pid, name, recorded, score in db.execute(
+            select(
+                SessionRecord.patient_id,
+                SessionRecord.exercise_name,
+                SessionRecord.recorded_utc,
+                SessionRecord.mean_score,
+            )
+            .join(Patient, Patient.id == SessionRecord.patient_id)
+            .where(Patient.therapist_id == user.therapist.id)
+            .order_by(SessionRecord.recorded_utc.desc())
+        ):
+            if len(latest.setdefault(pid, [])) < 3:
+                latest[pid].append((name, recorded[:10], score))
+        return page(
+            request,
+            "patients.html",
+            user=user,
+            rows=rows,
+            adherence={pid: dashboard.adherence(docs, now) for pid, docs in recent.items()},
+            latest=latest,
+            week=dashboard.week_start(now),
+            prescription_note=PRESCRIPTION_NOTE,
+        )
 
     def new_invite(db: Session, patient: Patient) -> str:
         code = security.new_invite_code()
@@ -380,6 +422,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ).all()
         audit(db, request, "therapist", user.therapist.id, patient, "patient.viewed")
         db.commit()
+        docs = [json.loads(s.document) for s in sessions]
+        trends = [
+            (trend, [(m, dashboard.trend_svg(m, trend.weeks)) for m in trend.metrics])
+            for trend in dashboard.trends(docs)
+        ]
+        now = utcnow()
         return page(
             request,
             "patient.html",
@@ -387,7 +435,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             patient=patient,
             sessions=sessions,
             devices=devices,
-            now=utcnow(),
+            now=now,
+            trends=trends,
+            adherence=dashboard.adherence(docs, now),
+            week=dashboard.week_start(now),
+            prescription_note=PRESCRIPTION_NOTE,
+            week_label=dashboard.week_label,
         )
 
     @app.post("/patients/{patient_id}/invites")
@@ -414,12 +467,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         db.commit()
         return RedirectResponse(f"/patients/{patient.id}", status_code=303)
 
-    @app.get("/patients/{patient_id}/sessions/{session_id}")
-    def session_page(request: Request, db: Db, user: WebUser, patient_id: str, session_id: str) -> Response:
+    def own_session(
+        db: Session, user: Web, patient_id: str, session_id: str
+    ) -> tuple[Patient, SessionRecord]:
         patient = own_patient(db, user, patient_id)
         record = db.get(SessionRecord, session_id)
         if record is None or record.patient_id != patient.id:
             raise HTTPException(404, "No such session.")
+        return patient, record
+
+    @app.get("/patients/{patient_id}/sessions/{session_id}")
+    def session_page(request: Request, db: Db, user: WebUser, patient_id: str, session_id: str) -> Response:
+        patient, record = own_session(db, user, patient_id, session_id)
+        notes = db.execute(
+            select(SessionNote, Therapist.name)
+            .join(Therapist, Therapist.id == SessionNote.therapist_id)
+            .where(SessionNote.session_id == record.id)
+            .order_by(SessionNote.created_at, SessionNote.id)
+        ).all()
         audit(db, request, "therapist", user.therapist.id, patient, "session.viewed", record.id)
         db.commit()
         return page(
@@ -429,7 +494,68 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             patient=patient,
             record=record,
             doc=json.loads(record.document),
+            notes=notes,
+            note_max=NOTE_MAX_CHARS,
         )
+
+    @app.get("/patients/{patient_id}/sessions/{session_id}/report")
+    def session_report(request: Request, db: Db, user: WebUser, patient_id: str, session_id: str) -> Response:
+        """The session's ``report.html``, rendered by :mod:`siform.report.html` from the stored
+        document alone: no per-frame series (uploads do not carry them yet) and no thumbnails, so
+        its charts section is absent; earlier sessions of the patient make its trend."""
+        patient, record = own_session(db, user, patient_id, session_id)
+        import numpy as np
+
+        from siform.report.html import render_report
+
+        doc = json.loads(record.document)
+        others = db.scalars(
+            select(SessionRecord.document).where(
+                SessionRecord.patient_id == patient.id,
+                SessionRecord.exercise_id == record.exercise_id,
+                SessionRecord.id != record.id,
+            )
+        ).all()
+        history = [json.loads(d) for d in others]
+        # the report's trend keeps sessions of the same patient field: the server already knows
+        # they are one patient's, so give them the stored session's value
+        for h in history:
+            h["patient"] = doc.get("patient")
+        try:
+            html = render_report(doc, np.zeros(0, dtype=np.int64), {}, {}, history)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HTTPException(
+                422, f"This session's document cannot be drawn as a report ({type(exc).__name__})."
+            ) from exc
+        audit(db, request, "therapist", user.therapist.id, patient, "report.viewed", record.id)
+        db.commit()
+        return HTMLResponse(html, headers=PAGE_HEADERS)
+
+    @app.post("/patients/{patient_id}/sessions/{session_id}/notes")
+    def add_note(
+        request: Request,
+        db: Db,
+        user: WebUser,
+        patient_id: str,
+        session_id: str,
+        csrf: Csrf = None,
+        text: Annotated[str, Form()] = "",
+    ) -> Response:
+        user.check_csrf(csrf)
+        patient, record = own_session(db, user, patient_id, session_id)
+        text = text.strip()
+        if not text:
+            raise HTTPException(422, "The note is empty.")
+        if len(text) > NOTE_MAX_CHARS:
+            raise HTTPException(422, f"A note holds at most {NOTE_MAX_CHARS} characters.")
+        note = SessionNote(
+            session_id=record.id, patient_id=patient.id, therapist_id=user.therapist.id, text=text
+        )
+        db.add(note)
+        db.flush()
+        audit(db, request, "therapist", user.therapist.id, patient, "note.added", f"{record.id} {note.id}")
+        db.commit()
+        return RedirectResponse(f"/patients/{patient.id}/sessions/{record.id}#notes", status_code=303)
 
     @app.get("/patients/{patient_id}/audit")
     def audit_page(request: Request, db: Db, user: WebUser, patient_id: str) -> Response:
@@ -462,6 +588,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             .order_by(SessionRecord.recorded_utc)
         ).all()
         devices = db.scalars(select(Device).where(Device.patient_id == patient.id)).all()
+        notes = db.scalars(
+            select(SessionNote).where(SessionNote.patient_id == patient.id).order_by(SessionNote.created_at)
+        ).all()
         events = db.scalars(
             select(AuditEvent).where(AuditEvent.patient_id == patient.id).order_by(AuditEvent.id)
         ).all()
@@ -492,6 +621,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                     "document": json.loads(s.document),
                 }
                 for s in sessions
+            ],
+            "notes": [
+                {
+                    "id": n.id,
+                    "session_id": n.session_id,
+                    "therapist_id": n.therapist_id,
+                    "created_utc": iso(n.created_at),
+                    "text": n.text,
+                }
+                for n in notes
             ],
             "audit": [
                 {
@@ -539,7 +678,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         n = db.scalar(
             select(func.count()).select_from(SessionRecord).where(SessionRecord.patient_id == patient.id)
         )
-        for table in (SessionRecord, Device, Invite):
+        for table in (SessionNote, SessionRecord, Device, Invite):
             db.execute(delete(table).where(table.patient_id == patient.id))
         audit(
             db,

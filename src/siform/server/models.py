@@ -151,6 +151,19 @@ class SessionRecord(Base):
     patient: Mapped[Patient] = relationship(back_populates="sessions")
 
 
+class SessionNote(Base):
+    """A therapist's note on one uploaded session (deleted with the session and the patient)."""
+
+    __tablename__ = "session_notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AuditEvent(Base):
     """Who viewed or changed which patient's data, and when. Never deleted with the patient."""
 

@@ -1,0 +1,220 @@
+"""The therapist's dashboard: adherence, weekly trends and their plots, from stored ``session.json``s.
+
+Pure functions over session documents (dicts as uploaded, format 1.4 and earlier), so they are
+tested without a server. Nothing here imports OpenCV or MediaPipe: plots are drawn by matplotlib's
+SVG backend through :mod:`siform.report.plots`, the same style as ``report.html``.
+
+Prescriptions do not exist on the server yet (issue 14 point 5), so "prescribed" is each exercise
+spec's own dose as the document records it (``prescription``: sets x reps per session, or sets
+holds); specs set no sessions-per-week, so adherence is the sessions recorded this week and the
+share of that dose they did. The pages say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+Doc = dict[str, Any]
+
+
+def recorded_at(doc: Doc) -> datetime | None:
+    """When the set was done: ``recorded_utc`` (live) or ``created_utc`` (the analysis time)."""
+    for key in ("recorded_utc", "created_utc"):
+        text = doc.get(key)
+        if isinstance(text, str):
+            try:
+                t = datetime.fromisoformat(text)
+            except ValueError:
+                continue
+            return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
+    return None
+
+
+def week_start(t: datetime) -> date:
+    """Monday of ``t``'s ISO week (UTC)."""
+    d = t.astimezone(UTC).date()
+    return d - timedelta(days=d.weekday())
+
+
+def _counted(doc: Doc) -> list[Doc]:
+    if doc.get("exercise", {}).get("kind") == "hold":
+        return list(doc.get("holds") or [])
+    return [r for r in doc.get("reps") or [] if r.get("outcome", "complete") == "complete"]
+
+
+def dose(doc: Doc) -> int | None:
+    """Reps (or holds) the spec prescribes per session: sets x reps, or sets for a hold."""
+    p = doc.get("prescription") or {}
+    sets = p.get("sets")
+    if not isinstance(sets, int):
+        return None
+    if doc.get("exercise", {}).get("kind") == "hold":
+        return sets
+    reps = p.get("reps")
+    return sets * reps if isinstance(reps, int) else None
+
+
+def dose_text(doc: Doc) -> str:
+    p = doc.get("prescription") or {}
+    if doc.get("exercise", {}).get("kind") == "hold":
+        return f"{p.get('sets')} × {p.get('hold_s')} s hold per session"
+    return f"{p.get('sets')} × {p.get('reps')} reps per session"
+
+
+@dataclass
+class Adherence:
+    """One exercise of one patient in one week."""
+
+    exercise: str
+    sessions: int
+    done: int
+    prescribed: int | None
+    """Sum of the spec's dose over those sessions (None if a document has no prescription)."""
+    dose: str
+
+    @property
+    def percent(self) -> float | None:
+        if not self.prescribed:
+            return None
+        return 100.0 * self.done / self.prescribed
+
+
+def adherence(docs: Iterable[Doc], now: datetime) -> list[Adherence]:
+    """Per exercise, the sessions recorded in ``now``'s week (Monday to Sunday, UTC)."""
+    this_week = week_start(now)
+    by_exercise: dict[str, list[Doc]] = defaultdict(list)
+    for doc in docs:
+        t = recorded_at(doc)
+        if t is not None and week_start(t) == this_week and t <= now:
+            by_exercise[doc["exercise"]["name"]].append(doc)
+    out = []
+    for name, group in sorted(by_exercise.items()):
+        done = sum(int((d.get("summary") or {}).get("done") or 0) for d in group)
+        doses = [dose(d) for d in group]
+        prescribed = None if any(x is None for x in doses) else sum(x for x in doses if x is not None)
+        out.append(Adherence(name, len(group), done, prescribed, dose_text(group[-1])))
+    return out
+
+
+# -- trends --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Metric:
+    """One quantity of one exercise, a weekly mean per week that has it."""
+
+    key: str
+    title: str
+    unit: str
+    weeks: dict[date, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def means(self, weeks: Sequence[date]) -> list[float | None]:
+        return [(sum(v) / len(v)) if (v := self.weeks.get(w)) else None for w in weeks]
+
+
+@dataclass
+class ExerciseTrend:
+    exercise_id: str
+    name: str
+    weeks: list[date]
+    sessions: dict[date, int]
+    metrics: list[Metric]
+
+
+def _finite(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def trends(docs: Iterable[Doc]) -> list[ExerciseTrend]:
+    """Weekly means per exercise: mean score, every check's measured value (``raw_value``, before
+    any set-median baseline: range of motion, pelvic obliquity, knee separation... whatever the
+    exercise checks) and, for holds, seconds held. Only what the documents carry is plotted."""
+    grouped: dict[str, list[tuple[date, Doc]]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for doc in docs:
+        t = recorded_at(doc)
+        ex = doc.get("exercise") or {}
+        if t is None or not isinstance(ex.get("id"), str):
+            continue
+        grouped[ex["id"]].append((week_start(t), doc))
+        names[ex["id"]] = str(ex.get("name") or ex["id"])
+    out = []
+    for ex_id, items in sorted(grouped.items(), key=lambda kv: names[kv[0]]):
+        metrics: dict[str, Metric] = {}
+        sessions: dict[date, int] = defaultdict(int)
+
+        def metric(key: str, title: str, unit: str, metrics: dict[str, Metric] = metrics) -> Metric:
+            return metrics.setdefault(key, Metric(key, title, unit))
+
+        for week, doc in items:
+            sessions[week] += 1
+            score = _finite((doc.get("summary") or {}).get("mean_score"))
+            if score is not None:
+                metric("score", "Mean score", "0-100").weeks[week].append(score)
+            labels = {c.get("id"): c.get("signal_label") or c.get("name") for c in doc.get("checks") or []}
+            for item in _counted(doc):
+                held = _finite(item.get("held_s"))
+                if held is not None:
+                    metric("held_s", "Seconds held", "s").weeks[week].append(held)
+                for c in item.get("checks") or []:
+                    value = _finite(c.get("raw_value"))
+                    if value is None and c.get("baseline") is None:
+                        value = _finite(c.get("value"))
+                    if value is None or not isinstance(c.get("id"), str):
+                        continue
+                    title = str(c.get("name") or c["id"])
+                    label = labels.get(c["id"])
+                    if label and label != title:
+                        title = f"{title}: {label}"
+                    metric("check:" + c["id"], title, str(c.get("unit") or "")).weeks[week].append(value)
+        weeks = sorted(sessions)
+        ordered = sorted(metrics.values(), key=lambda m: (m.key != "score", m.key != "held_s", m.title))
+        out.append(ExerciseTrend(ex_id, names[ex_id], weeks, dict(sessions), ordered))
+    return out
+
+
+def week_label(w: date) -> str:
+    return f"{w.isoformat()} (wk {w.isocalendar().week})"
+
+
+def trend_svg(metric: Metric, weeks: Sequence[date]) -> Any:
+    """One metric's weekly means as an inline SVG (markupsafe.Markup; matplotlib escapes text)."""
+    import matplotlib as mpl
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from siform.report.plots import _STYLE, _svg, unit_label
+
+    y = np.array([math.nan if v is None else v for v in metric.means(weeks)], dtype=np.float64)
+    x = np.arange(len(weeks))
+    with mpl.rc_context(_STYLE):
+        fig = Figure(figsize=(5.2, 2.0))
+        ax = fig.subplots()
+        ok = np.isfinite(y)
+        ax.plot(x[ok], y[ok], color="#1f4e79", marker="o", linewidth=1.4)
+        if metric.key == "score":
+            ax.set_ylim(0, 105)
+        ax.set_xticks(x, [week_label(w) for w in weeks], rotation=20, ha="right", fontsize=7.5)
+        if len(weeks) == 1:
+            ax.set_xlim(-0.5, 0.5)
+        ax.set_ylabel(unit_label(metric.unit), fontsize=8)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_title(f"{metric.title}, weekly mean")
+        return _svg(fig, f"{metric.title}, weekly mean")
+
+
+def latest_scores(docs: Sequence[Doc], n: int = 3) -> list[tuple[str, float | None]]:
+    """The newest ``n`` sessions' (exercise name, mean score), newest first."""
+    dated = [(t, d) for d in docs if (t := recorded_at(d)) is not None]
+    dated.sort(key=lambda td: td[0], reverse=True)
+    return [
+        (str(d["exercise"]["name"]), _finite((d.get("summary") or {}).get("mean_score")))
+        for _t, d in dated[:n]
+    ]
