@@ -61,6 +61,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/patients/{patient_id}/invites"): web_post(201),
     ("POST", "/patients/{patient_id}/devices/{device_id}/revoke"): web_post(303),
     ("GET", "/patients/{patient_id}/sessions/{session_id}"): web_page(200),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/report"): web_page(200),
+    ("POST", "/patients/{patient_id}/sessions/{session_id}/notes"): web_post(303),
     ("GET", "/patients/{patient_id}/audit"): web_page(200),
     ("GET", "/patients/{patient_id}/export"): web_page(200),
     ("POST", "/patients/{patient_id}/delete"): web_post(303),
@@ -112,6 +114,8 @@ def _request(
         form["label"] = "New patient"
     if route.endswith("/delete"):
         form["confirm"] = "delete"
+    if route.endswith("/notes"):
+        form["text"] = "Hips level on every rep."
     if method == "GET":
         return client.get(path, headers=headers)
     return client.post(path, headers=headers, data=form)
