@@ -185,7 +185,10 @@ def week_label(w: date) -> str:
 
 
 def trend_svg(metric: Metric, weeks: Sequence[date]) -> Any:
-    """One metric's weekly means as an inline SVG (markupsafe.Markup; matplotlib escapes text)."""
+    """One metric's weekly means as an inline SVG (markupsafe.Markup; matplotlib escapes text).
+
+    The x axis is calendar weeks, so a week without a session is a gap, not a squeezed step. The
+    title is the check's short name; its long description goes under the plot in the page."""
     import matplotlib as mpl
     import numpy as np
     from matplotlib.figure import Figure
@@ -193,20 +196,20 @@ def trend_svg(metric: Metric, weeks: Sequence[date]) -> Any:
     from siform.report.plots import _STYLE, _svg, unit_label
 
     y = np.array([math.nan if v is None else v for v in metric.means(weeks)], dtype=np.float64)
-    x = np.arange(len(weeks))
+    x = np.array([(w - weeks[0]).days / 7 for w in weeks], dtype=np.float64) if weeks else np.zeros(0)
+    title = metric.title.split(": ", 1)[0]
     with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(5.2, 2.0))
+        fig = Figure(figsize=(4.6, 2.1))
         ax = fig.subplots()
         ok = np.isfinite(y)
         ax.plot(x[ok], y[ok], color="#1f4e79", marker="o", linewidth=1.4)
         if metric.key == "score":
             ax.set_ylim(0, 105)
         ax.set_xticks(x, [week_label(w) for w in weeks], rotation=20, ha="right", fontsize=7.5)
-        if len(weeks) == 1:
-            ax.set_xlim(-0.5, 0.5)
+        ax.set_xlim((x.min() if len(x) else 0) - 0.5, (x.max() if len(x) else 0) + 0.5)
         ax.set_ylabel(unit_label(metric.unit), fontsize=8)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-        ax.set_title(f"{metric.title}, weekly mean")
+        ax.set_title(f"{title} (weekly mean)")
         return _svg(fig, f"{metric.title}, weekly mean")
 
 
