@@ -106,6 +106,14 @@ assert client.get("/healthz").status_code == 200 and client.get("/login").status
 if len(sys.argv) > 2:
     from siform.server.uploads import check_upload
     check_upload(open(sys.argv[2], "rb").read(), 10**7)
+    import json
+    import numpy as np
+    from siform.report.html import render_report
+    from siform.server import dashboard
+    doc = json.load(open(sys.argv[2]))
+    trend = dashboard.trends([doc])[0]
+    assert "<svg" in dashboard.trend_svg(trend.metrics[0], trend.weeks)
+    assert "<table" in render_report(doc, np.zeros(0, dtype=np.int64), {}, {}, [])
 print([m for m in ("cv2", "mediapipe") if m in sys.modules])
 """
 
@@ -121,7 +129,7 @@ def test_the_server_app_imports_neither_opencv_nor_mediapipe(tmp_path: Path) -> 
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-def test_validating_an_upload_imports_neither(tmp_path: Path, session_doc: dict[str, Any]) -> None:
+def test_checking_and_drawing_an_upload_imports_neither(tmp_path: Path, session_doc: dict[str, Any]) -> None:
     doc = tmp_path / "session.json"
     doc.write_text(json.dumps(session_doc))
     out = subprocess.run(
