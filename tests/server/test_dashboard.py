@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 import re
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from statistics import mean
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from siform.server import dashboard
 from siform.server.models import AuditEvent, SessionNote
 
-from .conftest import LABEL_A, Server, World, as_role, bearer, upload
+from .conftest import LABEL_A, ROOT, Server, World, as_role, bearer, upload
 
 
 def at(doc: dict[str, Any], when: datetime) -> dict[str, Any]:
@@ -182,3 +186,42 @@ def test_notes_are_csrf_checked_escaped_audited_exported_and_deleted(
         == 303
     )
     assert server.count("session_notes") == 0
+
+
+# -- a hold exercise, analysed by the real engine ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hold_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``siform analyze`` (real MediaPipe model) on the sample isometric squat: holds with seconds held."""
+    out = tmp_path_factory.mktemp("hold")
+    video = ROOT / "sample_videos" / "isometric_squat_side.mp4"
+    subprocess.run(
+        [sys.executable, "-m", "siform", "analyze", str(video), "-e", "isometric_squat", "--no-video",
+         "-o", str(out)],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    doc: dict[str, Any] = json.loads((out / "session.json").read_text())
+    assert doc["exercise"]["kind"] == "hold" and doc["holds"], "the sample should hold at least once"
+    return doc
+
+
+def test_hold_trends_plot_seconds_held_and_the_dose_counts_holds(
+    hold_doc: dict[str, Any], world_server: tuple[Server, World]
+) -> None:
+    now = datetime.now(UTC)
+    (trend,) = dashboard.trends([at(hold_doc, now)])
+    by_key = {m.key: m for m in trend.metrics}
+    assert by_key["held_s"].means(trend.weeks) == [
+        pytest.approx(mean(h["held_s"] for h in hold_doc["holds"]))
+    ]
+    (row,) = dashboard.adherence([at(hold_doc, now)], now)
+    p = hold_doc["prescription"]
+    assert row.done == hold_doc["summary"]["done"]
+    assert row.prescribed == p["sets"] * (p["reps"] or 1)
+    server, world = world_server
+    assert upload(server.client(), world.token_a, world.patient_a, at(hold_doc, now)).status_code == 201
+    a, _h, _c = as_role(server, world, "therapist_a")
+    page = a.get(f"/patients/{world.patient_a}").text
+    assert 'data-metric="held_s"><svg' in page
+    assert hold_doc["exercise"]["name"] in page

@@ -5,8 +5,8 @@ tested without a server. Nothing here imports OpenCV or MediaPipe: plots are dra
 SVG backend through :mod:`siform.report.plots`, the same style as ``report.html``.
 
 Prescriptions do not exist on the server yet (issue 14 point 5), so "prescribed" is each exercise
-spec's own dose as the document records it (``prescription``: sets x reps per session, or sets
-holds); specs set no sessions-per-week, so adherence is the sessions recorded this week and the
+spec's own dose as the document records it (``prescription``: sets x reps, or holds, per
+session); specs set no sessions-per-week, so adherence is the sessions recorded this week and the
 share of that dose they did. The pages say so.
 """
 
@@ -47,22 +47,30 @@ def _counted(doc: Doc) -> list[Doc]:
     return [r for r in doc.get("reps") or [] if r.get("outcome", "complete") == "complete"]
 
 
-def dose(doc: Doc) -> int | None:
-    """Reps (or holds) the spec prescribes per session: sets x reps, or sets for a hold."""
+def _per_set(doc: Doc) -> int | None:
+    """Reps, or holds, per set: a hold spec may give ``reps`` (holds per set); one when it does not."""
     p = doc.get("prescription") or {}
-    sets = p.get("sets")
-    if not isinstance(sets, int):
-        return None
-    if doc.get("exercise", {}).get("kind") == "hold":
-        return sets
     reps = p.get("reps")
-    return sets * reps if isinstance(reps, int) else None
+    if isinstance(reps, int) and not isinstance(reps, bool):
+        return reps
+    return 1 if doc.get("exercise", {}).get("kind") == "hold" else None
+
+
+def dose(doc: Doc) -> int | None:
+    """Reps (or holds) the spec prescribes per session: sets x reps (or holds) per set."""
+    sets = (doc.get("prescription") or {}).get("sets")
+    per_set = _per_set(doc)
+    if not isinstance(sets, int) or per_set is None:
+        return None
+    return sets * per_set
 
 
 def dose_text(doc: Doc) -> str:
     p = doc.get("prescription") or {}
     if doc.get("exercise", {}).get("kind") == "hold":
-        return f"{p.get('sets')} × {p.get('hold_s')} s hold per session"
+        hold = p.get("hold_s")
+        of = f" of {hold:g} s" if isinstance(hold, int | float) else ""
+        return f"{p.get('sets')} × {_per_set(doc)} holds{of} per session"
     return f"{p.get('sets')} × {p.get('reps')} reps per session"
 
 
