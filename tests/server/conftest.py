@@ -18,8 +18,10 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -487,3 +489,45 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer within {timeout} s")
         time.sleep(0.2)
+
+
+# -- the real `siform serve`, in a process of its own -------------------------------------------------
+
+SIFORM = [sys.executable, "-m", "siform"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without its SIFORM_ settings (but offline), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIFORM_") or k == "SIFORM_OFFLINE"}
+    return {**env, **extra}
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path, *serve_args: str) -> Iterator[str]:
+    """``siform serve`` with a therapist ``t@clinic.example`` (password "therapist password") made
+    by the real command first; yields the base URL once /healthz answers, stops the server after."""
+    made = subprocess.run(
+        [*SIFORM, "serve", "--create-therapist", "t@clinic.example", "--password-stdin"],
+        input="therapist password\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [*SIFORM, "serve", "--port", str(port), *serve_args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(base + "/healthz", timeout=120)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,46 +14,15 @@ import pytest
 
 from siform.server.client import upload_if_paired
 
-from .conftest import CODE_RE, CSRF_RE, SECRET, free_port, variant, wait_for
-
-SIFORM = [sys.executable, "-m", "siform"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIFORM_") or k == "SIFORM_OFFLINE"}
-    return {**env, **extra}
+from .conftest import CODE_RE, CSRF_RE, SECRET, SIFORM, clean_env, free_port, serving, variant
 
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("live_server")
     env = clean_env(SIFORM_DATABASE_URL=f"sqlite:///{folder}/db.sqlite3", SIFORM_SECRET_KEY=SECRET)
-    made = subprocess.run(
-        [*SIFORM, "serve", "--create-therapist", "t@clinic.example", "--password-stdin"],
-        input="therapist password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
-    port = free_port()
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [*SIFORM, "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/healthz", timeout=120)
+    with serving(env, folder / "server.log") as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
 
 
 def invite(base: str) -> tuple[str, str]:

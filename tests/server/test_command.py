@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -22,15 +20,17 @@ from siform.server.db import current_revision, downgrade_to_empty, head_revision
 from siform.server.models import Base
 from siform.server.settings import SettingsError, load_settings
 
-from .conftest import CODE_RE, CSRF_RE, SECRET, Server, free_port, variant, wait_for
-
-SIFORM = [sys.executable, "-m", "siform"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIFORM_") or k == "SIFORM_OFFLINE"}
-    return {**env, **extra}
-
+from .conftest import (
+    CODE_RE,
+    CSRF_RE,
+    SECRET,
+    SIFORM,
+    Server,
+    clean_env,
+    free_port,
+    serving,
+    variant,
+)
 
 # -- settings -----------------------------------------------------------------------------------------
 
@@ -194,27 +194,7 @@ def test_two_workers_serve_one_database(
     uploads 20 sessions, each sent twice at once from 8 threads (retries racing across workers):
     every answer 201 or 200, 20 rows, none lost or doubled. On SQLite and PostgreSQL."""
     env = clean_env(SIFORM_DATABASE_URL=database_url, SIFORM_SECRET_KEY=SECRET)
-    made = subprocess.run(
-        [*SIFORM, "serve", "--create-therapist", "t@clinic.example", "--password-stdin"],
-        input="therapist password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [*SIFORM, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/healthz", timeout=120)
+    with serving(env, tmp_path / "server.log", "--workers", "2") as base:
         with httpx.Client(base_url=base, follow_redirects=False) as web:
             token = CSRF_RE.search(web.get("/login").text).group(1)
             r = web.post(
@@ -249,10 +229,6 @@ def test_two_workers_serve_one_database(
         assert len(set(ids)) == 20
         listed = httpx.get(url, headers=headers).json()["sessions"]
         assert len(listed) == 20
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
     text = (tmp_path / "server.log").read_text()
     assert len(set(re.findall(r"Started server process \[(\d+)\]", text))) == 2, text[-2000:]
     server = Server(database_url, make_engine(database_url), None)  # type: ignore[arg-type]
