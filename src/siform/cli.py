@@ -272,7 +272,7 @@ def _print_summary(session: dict[str, Any], files: dict[str, Path]) -> None:
     print(f"Results in {files['session'].parent}")
 
 
-def _patient(text: str) -> str:
+def patient_arg(text: str) -> str:
     """``--patient``: a name that says something (spaces around it dropped)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("give a patient id or name (it is empty)")
@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
     p.add_argument(
-        "--patient", type=_patient, metavar="NAME",
+        "--patient", type=patient_arg, metavar="NAME",
         help="patient id or name, stored in session.json; the report's trend compares this session "
         "with earlier ones of the same patient and exercise in sibling folders (none without it)",
     )  # fmt: skip

@@ -7,6 +7,8 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from siform.cli import patient_arg
+
 
 def _positive(text: str) -> int:
     try:
@@ -26,12 +28,6 @@ def _camera(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a camera is a number from 0, got {value}")
     return value
-
-
-def _patient(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("give a patient id or name (it is empty)")
-    return text.strip()
 
 
 def default_out(exercise: str) -> Path:
@@ -64,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("-o", "--out", metavar="DIR",
                    help="session folder (default: out/live-<exercise>-<time>)")  # fmt: skip
     p.add_argument(
-        "--patient", type=_patient, metavar="NAME", help="patient id or name, stored in session.json"
+        "--patient", type=patient_arg, metavar="NAME", help="patient id or name, stored in session.json"
     )
     p.add_argument("--mute", action="store_true", help="no spoken cues (they still show on screen)")
     p.add_argument("--record", action="store_true", help="also keep the raw camera video (recording.mp4)")
