@@ -136,7 +136,15 @@ def test_session_page_shows_the_uploaded_numbers(
     for rep in session_doc["reps"]:
         for check in rep["checks"]:
             if check["scored"] and check["value"] is not None:
-                assert f"{html.escape(check['name'])}: {check['value']:.1f} {check['unit']}" in page
+                # worded as report.html words it: degrees to 0.1, ratios to 0.001, a change against
+                # the patient's own median signed (a 0.087 pelvic offset once read "0.1 ratio" here)
+                v = check["value"]
+                sign = "+" if check["baseline"] is not None else ""
+                shown = {"deg": f"{round(v, 1) + 0.0:{sign}.1f}°", "ratio": f"{round(v, 3) + 0.0:{sign}.3f}"}
+                text = shown.get(check["unit"], f"{v:.1f} {check['unit']}")
+                if check["baseline"] is not None:
+                    text += " from the patient&#39;s median"
+                assert f"{html.escape(check['name'])}: {text}" in page
     listing = a.get(f"/patients/{world.patient_a}").text
     if summary["mean_score"] is not None:
         assert f"{summary['mean_score']:.0f} / 100" in listing

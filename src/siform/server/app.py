@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siform import __version__
+from siform.report.text import fmt_limit, fmt_score, fmt_value
 from siform.server import dashboard, security
 from siform.server.db import make_engine, session_factory
 from siform.server.models import (
@@ -140,7 +141,18 @@ def _templates() -> Any:
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t is not None else "never"
+    # Numbers as report.html words them (a ratio to 3 decimals, a change against the person's own
+    # median signed, 99.6 never full marks), so the therapist reads one figure in both places.
+    env.filters["score"] = fmt_score
+    env.filters["check_value"] = _check_value
+    env.filters["check_limit"] = lambda c: fmt_limit(c, c.get("baseline") is not None)
     return env
+
+
+def _check_value(c: dict[str, Any]) -> str:
+    if c.get("baseline") is not None:
+        return f"{fmt_value(c.get('value'), c['unit'], signed=True)} from the patient's median"
+    return fmt_value(c.get("value"), c["unit"])
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
