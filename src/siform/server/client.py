@@ -9,7 +9,11 @@ refuses (4xx: invalid, too large, token revoked) is not queued, since sending it
 The server stores a session once however often it is sent, so a retry is always safe.
 
 For automatic uploads after ``siform live`` or ``siform analyze``: call :func:`upload_if_paired`
-with the written ``session.json``; it does nothing on an unpaired machine and never raises.
+with the written ``session.json``; it does nothing on an unpaired machine and never raises. Only
+``session.json`` is ever sent: never a video.
+
+``siform sync`` fetches the therapist's prescription (``siform.prescription``) into
+``prescription.json`` beside ``server.json``, says what to do in plain words, and sends the queue.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -210,11 +215,23 @@ def upload_if_paired(session_json: Path) -> str | None:
     return _line(sent)
 
 
+def queue_if_paired(session_json: Path) -> str | None:
+    """For a session ended by Ctrl-C: queue it without touching the network (the patient asked to
+    stop now); the next ``siform upload`` or ``siform sync`` sends it. Never raises."""
+    try:
+        if load_pairing() is None:
+            return None
+        _queue(session_json.read_bytes())
+    except (SiformError, OSError) as exc:
+        return f"Not queued for upload: {exc}"
+    return _line(Sent(str(session_json), "queued"))
+
+
 def _line(sent: Sent) -> str:
     text = {
         "stored": "uploaded to your therapist",
         "already stored": "already on your therapist's server",
-        "queued": "queued: will be sent by the next upload",
+        "queued": "queued: will be sent by the next siform upload or siform sync",
         "refused": "refused by the server",
     }[sent.outcome]
     return f"{sent.name}: {text}" + (f" ({sent.message})" if sent.message else "")
@@ -246,3 +263,146 @@ def cmd_upload(args: Any) -> int:
             print("Pair this device again with a new invite code: siform pair SERVER CODE", file=sys.stderr)
         return 1
     return 0
+
+
+# -- siform sync: the therapist's prescription ------------------------------------------------------------
+
+
+def _age_words(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(int(seconds // 60), 0)} min ago"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def _stored_words() -> str:
+    """What the patient has to go on while the server is away: the stored prescription and its age."""
+    from siform.prescription import load_stored, stored_path, when_words
+
+    try:
+        stored = load_stored()
+    except SiformError:
+        stored = None
+    if stored is None:
+        return "no prescription is stored on this device yet"
+    synced = time.time() - stored_path().stat().st_mtime
+    return (
+        f"keeping the one synced {_age_words(synced)} "
+        f"(version {stored.version}, set by your therapist on {when_words(stored.updated_utc)})"
+    )
+
+
+@dataclass(frozen=True)
+class Synced:
+    prescription: Any  # siform.prescription.PatientPrescription
+    changed: bool
+    previous_version: int | None
+
+
+def sync(pairing: Pairing) -> Synced:
+    """Fetch this device's patient's prescription and store it (``prescription.json``); raise a
+    :class:`ClientError` saying what happened, the stored prescription untouched, when it cannot."""
+    from pydantic import ValidationError
+
+    from siform.prescription import PatientPrescription, load_stored, save_stored
+
+    url = f"{pairing.server}/api/v1/patients/{pairing.patient_id}/prescription"
+    answer = _call("GET", url, None, pairing.token)
+    message = str(answer.body.get("message") or answer.body.get("detail") or f"HTTP {answer.status}")
+    if answer.status == 0 or answer.status >= 500 or answer.status == 429:
+        reason = message if answer.status == 0 else f"it answered HTTP {answer.status}: {message}"
+        raise ClientError(f"Cannot reach your therapist's server ({reason}); {_stored_words()}.")
+    if answer.status == 401:
+        raise ClientError(
+            f"Your therapist's server no longer accepts this device ({message.split(';')[0]}); "
+            f"{_stored_words()}.",
+            "Ask your therapist for a new invite code, then: siform pair SERVER CODE",
+        )
+    if answer.status != 200:
+        raise ClientError(f"Your therapist's server refused the prescription request ({message}).")
+    try:
+        fetched = PatientPrescription.model_validate(answer.body)
+        if fetched.patient_id != pairing.patient_id:
+            raise ValueError(f"it is for another patient ({fetched.patient_id})")
+    except (ValidationError, ValueError) as exc:
+        reason = str(exc) if not isinstance(exc, ValidationError) else _first_error(exc)
+        raise ClientError(
+            f"Your therapist's server sent a prescription this siform cannot read ({reason}); "
+            f"{_stored_words()}.",
+            "Try again later, or update siform.",
+        ) from None
+    try:
+        previous = load_stored()
+    except SiformError:
+        previous = None
+    if previous is not None and previous.patient_id != pairing.patient_id:
+        previous = None
+    save_stored(fetched)
+    return Synced(fetched, previous is None or previous != fetched, previous.version if previous else None)
+
+
+def _first_error(exc: Any) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def prescription_lines(prescription: Any, specs_dir: Path | None = None) -> list[str]:
+    """What the patient must do, in plain words: one line per exercise, the therapist's note under it."""
+    from siform.prescription import apply_prescription, dose_words, when_words
+    from siform.specs.load import load_all
+
+    if not prescription.exercises:
+        return ["Your therapist has not set a prescription yet: siform uses each exercise's own dose."]
+    by = f" by {prescription.updated_by}" if prescription.updated_by else ""
+    when = when_words(prescription.updated_utc)
+    lines = [f"Your prescription (version {prescription.version}, set on {when}{by}):"]
+    specs = load_all(specs_dir)
+    for ex in prescription.exercises:
+        spec = specs.get(ex.exercise)
+        if spec is None:
+            lines.append(f"  {ex.exercise}: not known to this siform (update siform to do it).")
+            continue
+        try:
+            applied = apply_prescription(spec, ex, prescription.updated_utc)
+        except SiformError as exc:
+            lines.append(f"  {spec.name}: cannot be used as prescribed ({exc.message})")
+            continue
+        side = f", {ex.side} side only" if ex.side and spec.laterality == "unilateral" else ""
+        lines.append(f"  {spec.name}: {dose_words(applied)}{side}.   siform live {spec.id}")
+        if ex.note:
+            lines.append(f'      "{ex.note}"')
+    return lines
+
+
+def cmd_sync(args: Any) -> int:
+    pairing = load_pairing()
+    if pairing is None:
+        raise ClientError(
+            "This device is not paired with a therapist's server.",
+            "Ask your therapist for an invite code, then: siform pair SERVER CODE",
+        )
+    synced = sync(pairing)
+    rx = synced.prescription
+    for line in prescription_lines(rx, Path(args.specs) if getattr(args, "specs", None) else None):
+        print(line)
+    if synced.previous_version is not None:
+        print("Unchanged since your last sync." if not synced.changed else
+              f"Updated: your previous prescription was version {synced.previous_version}.")  # fmt: skip
+    _send_queue()
+    return 0
+
+
+def _send_queue() -> None:
+    """While connected, send the sessions queued offline; one line when there were any."""
+    if not queue_dir().is_dir() or not any(queue_dir().glob("*.json")):
+        return
+    results = upload([])
+    sent = sum(r.outcome in ("stored", "already stored") for r in results)
+    refused = [r for r in results if r.outcome == "refused"]
+    left = len(list(queue_dir().glob("*.json")))
+    parts = [f"{sent} queued session(s) sent to your therapist"] if sent else []
+    parts += [f"{len(refused)} refused ({refused[0].message})"] if refused else []
+    parts += [f"{left} still queued"] if left else []
+    print("; ".join(parts) + ".")

@@ -5,6 +5,7 @@
     siform serve [--host H] [--port P] [--database-url URL] [--workers N] [--dev]
     siform pair https://SERVER CODE [--name NAME]
     siform upload [SESSION.json ...]
+    siform sync
 
 Both apply the database migrations first (once, here, before any worker starts, so several workers
 never race to migrate). The secret key and the database URL come from the environment or the
@@ -75,6 +76,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("sessions", nargs="*", help="session.json files (none: send the queue only)")
     p.set_defaults(func=_cmd_upload)
 
+    p = sub.add_parser(
+        "sync",
+        help="fetch your therapist's prescription (exercises, dose, limits) and send queued sessions",
+        description="Fetch the prescription your therapist set on the server and keep it on this device: "
+        "'siform live' and 'siform analyze' then use its dose and limits. Also sends sessions queued "
+        "while offline. Only session.json files are ever sent, never a video.",
+    )
+    p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
+    p.set_defaults(func=_cmd_sync)
+
 
 def _cmd_pair(args: argparse.Namespace) -> int:
     from siform.server.client import cmd_pair
@@ -86,6 +97,12 @@ def _cmd_upload(args: argparse.Namespace) -> int:
     from siform.server.client import cmd_upload
 
     return cmd_upload(args)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from siform.server.client import cmd_sync
+
+    return cmd_sync(args)
 
 
 def _require_extra() -> None:
