@@ -185,6 +185,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         from siform.history import earlier_sessions
+        from siform.prescription import prescribed_spec
         from siform.review import check_out_dir, review_video
         from siform.specs.load import find_spec
 
@@ -203,6 +204,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         check_out_dir(out_dir)  # now, not after pass 1's minutes
     model = Path(args.model) if args.model else _provision(args.variant).path
     failures = 0
+    said: set[str] = set()  # the prescription's lines, once per exercise
     for video in videos:
         out_dir = out_dirs[video]
         # No bar when stderr is not a terminal: a log or a calling program gets only the error lines.
@@ -217,6 +219,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             video_spec, estimated, recognition = spec, None, None
             if video_spec is None:
                 video_spec, estimated, recognition = _recognise(video, model, on_frame, specs)
+            rx = prescribed_spec(video_spec, use=not args.no_prescription)  # the same limits as live
+            for line in (x for x in rx.lines if x not in said):
+                said.add(line)
+                print(line)
+            video_spec = rx.spec
             history = earlier_sessions(out_dir.parent, patient=args.patient, exercise=video_spec.id,
                                        exclude=out_dir / "session.json")
             output = review_video(video, video_spec, out_dir, model, side=args.side, history=history,
@@ -232,6 +239,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         _print_summary(output.session, output.files)
+        if not args.no_upload:
+            from siform.server.client import upload_if_paired
+
+            uploaded = upload_if_paired(output.files["session"])
+            if uploaded:
+                print(uploaded)
         if output.problems:  # what could be analysed is written; say what was not, in one line
             print(f"siform: {' '.join(output.problems)}", file=sys.stderr)
             failures += 1
@@ -316,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="patient id or name, stored in session.json; the report's trend compares this session "
         "with earlier ones of the same patient and exercise in sibling folders (none without it)",
     )  # fmt: skip
+    from siform.live.command import add_server_arguments
+
+    add_server_arguments(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("exercises", help="list the exercises siform knows, with their views and checks")

@@ -68,14 +68,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--model", metavar="FILE", help="a .task pose bundle of your own instead of the managed one"
     )
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
+    add_server_arguments(p)
     from siform.live.checkin import add_checkin_arguments
 
     add_checkin_arguments(p)
     p.set_defaults(func=cmd_live)
 
 
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    """``--no-prescription`` and ``--no-upload``, shared by ``siform live`` and ``siform analyze``."""
+    p.add_argument("--no-prescription", action="store_true",
+                   help="ignore the prescription 'siform sync' fetched from your therapist: use the "
+                   "exercise's own dose and limits")  # fmt: skip
+    p.add_argument("--no-upload", action="store_true",
+                   help="do not send session.json to your therapist's server (sent automatically once "
+                   "this device is paired; videos are never uploaded)")  # fmt: skip
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     from siform.live.app import LiveOptions, run_live
+    from siform.prescription import prescribed_spec
     from siform.specs.load import find_spec
 
     spec = find_spec(args.exercise, Path(args.specs) if args.specs else None)
@@ -83,6 +95,10 @@ def cmd_live(args: argparse.Namespace) -> int:
         from siform.errors import InputError
 
         raise InputError("--pace fast needs --source VIDEO: a camera cannot be played faster.")
+    rx = prescribed_spec(spec, use=not args.no_prescription)  # the therapist's dose and limits
+    for line in rx.lines:
+        print(line, flush=True)
+    spec = rx.spec
     if args.model:
         model = Path(args.model)
     else:
@@ -96,7 +112,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         camera=args.camera,
         source=Path(args.source) if args.source else None,
         pace=args.pace,
-        side=args.side,
+        side=args.side or rx.side,
         sets=args.sets,
         reps=args.reps,
         window=not args.no_window,
@@ -107,4 +123,32 @@ def cmd_live(args: argparse.Namespace) -> int:
         mirror=not args.no_mirror,
         checkin_args=args,
     )
-    return run_live(opts)
+    session = opts.out_dir / "session.json"
+    before = _stamp(session)
+    try:
+        code = run_live(opts)
+    except KeyboardInterrupt:  # the session is written; queue it, with no wait on the network
+        if not args.no_upload and _stamp(session) not in (before, None):
+            from siform.server.client import queue_if_paired
+
+            _say(queue_if_paired(session))
+        raise
+    if not args.no_upload and _stamp(session) not in (before, None):
+        from siform.server.client import upload_if_paired
+
+        _say(upload_if_paired(session))
+    return code
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Which file is at ``path`` (None: none): a session.json this run wrote differs from before."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _say(line: str | None) -> None:
+    if line:
+        print(line, flush=True)
