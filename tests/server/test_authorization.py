@@ -66,11 +66,14 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/patients/{patient_id}/audit"): web_page(200),
     ("GET", "/patients/{patient_id}/export"): web_page(200),
     ("POST", "/patients/{patient_id}/delete"): web_post(303),
+    ("GET", "/patients/{patient_id}/prescription"): web_page(200),
+    ("POST", "/patients/{patient_id}/prescription"): web_post(303),
     ("POST", "/api/v1/pair"): dict.fromkeys(ROLES, 201),  # public: the invite code is the credential
     ("POST", "/api/v1/patients/{patient_id}/sessions"): device_api(201),
     ("GET", "/api/v1/patients/{patient_id}/sessions"): device_api(200),
     ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}"): device_api(200),
     ("GET", "/api/v1/patients/{patient_id}/export"): device_api(200),
+    ("GET", "/api/v1/patients/{patient_id}/prescription"): device_api(200),
 }
 ENTITLED_TO_A = {"therapist_a", "patient_a"}
 """Who may ever see patient A's data (pair and login answers carry nothing of A's either)."""
@@ -116,6 +119,8 @@ def _request(
         form["confirm"] = "delete"
     if route.endswith("/notes"):
         form["text"] = "Hips level on every rep."
+    if route.endswith("/prescription"):
+        form |= {"base_version": "0", "ex.glute_bridge.on": "1", "ex.glute_bridge.sets": "3"}
     if method == "GET":
         return client.get(path, headers=headers)
     return client.post(path, headers=headers, data=form)

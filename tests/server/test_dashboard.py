@@ -114,7 +114,8 @@ def test_patient_list_shows_adherence_and_latest_scores(
     assert f"1 session, {done} of {dose} ({100 * done / dose:.0f}%)" in html.unescape(row)
     scores = re.findall(r": (\d+)<br>", row)
     assert scores == [f"{session_doc['summary']['mean_score']:.0f}", "12"]
-    assert "Prescriptions are not set on the server yet" in html.unescape(page.text)
+    assert "Without a prescription from you, the dose is each exercise spec's own" in html.unescape(page.text)
+    assert "against the exercises' own doses" in row
 
 
 def test_patient_page_plots_each_metric(

@@ -29,14 +29,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siform import __version__
+from siform.prescription import PatientPrescription
 from siform.report.text import fmt_limit, fmt_score, fmt_value
-from siform.server import dashboard, security
+from siform.server import dashboard, prescribe, security
 from siform.server.db import make_engine, session_factory
 from siform.server.models import (
     AuditEvent,
     Device,
     Invite,
     Patient,
+    PrescriptionRecord,
+    PrescriptionVersion,
     SessionNote,
     SessionRecord,
     Therapist,
@@ -45,6 +48,7 @@ from siform.server.models import (
 )
 from siform.server.settings import Settings, load_settings
 from siform.server.uploads import CheckedUpload, UploadRefusedError, check_upload
+from siform.specs.model import ExerciseSpec
 
 LOGIN_COOKIE = "siform_login"
 """The therapist's login (a random token; its sha256 is a ``web_logins`` row)."""
@@ -62,11 +66,16 @@ PAGE_HEADERS = {
 
 NOTE_MAX_CHARS = 5000
 """A therapist's note on a session: a few paragraphs, not a file."""
-PRESCRIPTION_NOTE = (
-    "Prescriptions are not set on the server yet: the dose is each exercise spec's own "
-    "(sets × reps or holds per session, as the session file records it). Specs set no sessions per "
-    "week, so adherence is the sessions recorded this week (Monday to Sunday, UTC) and the share of "
-    "that dose they did."
+SPEC_DOSE_NOTE = (
+    "Without a prescription from you, the dose is each exercise spec's own (sets × reps or holds per "
+    "session, as the session file records it); specs set no sessions per week, so adherence is the "
+    "sessions recorded this week (Monday to Sunday, UTC) and the share of that dose they did."
+)
+PRESCRIBED_NOTE = (
+    "With your prescription, its dose is per day: sets × reps (or holds) per set, on each side for a "
+    "one-sided exercise prescribed for both sides. This week's target is that dose times the days so "
+    "far (Monday to today, UTC); done counts the reps (or holds) of this week's sessions of that "
+    "exercise (of the prescribed side only, when one side is prescribed)."
 )
 
 ERROR_CODES = {
@@ -133,6 +142,14 @@ WebUser = Annotated[Web, Depends(web)]
 Csrf = Annotated[str | None, Form()]
 
 
+async def posted_form(request: Request) -> dict[str, str]:
+    """A form whose field names depend on the specs (the prescription form), as a dict."""
+    return prescribe.form_dict((await request.form()).multi_items())
+
+
+PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+
+
 def _templates() -> Any:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -195,6 +212,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 address=address(request)[:64],
             )
         )
+
+    spec_cache: dict[str, dict[str, ExerciseSpec]] = {}
+
+    def specs() -> dict[str, ExerciseSpec]:
+        """The exercise specs this server prescribes from, read once per worker (they change with a
+        new siform, not while it runs)."""
+        if "all" not in spec_cache:
+            from siform.specs.load import load_all
+
+            spec_cache["all"] = load_all()
+        return spec_cache["all"]
+
+    def prescription_of(
+        db: Session, patient_id: str
+    ) -> tuple[PrescriptionRecord | None, PatientPrescription | None]:
+        row = db.get(PrescriptionRecord, patient_id)
+        return row, (PatientPrescription.model_validate_json(row.document) if row is not None else None)
 
     @app.exception_handler(NotLoggedInError)
     def _not_logged_in(request: Request, _exc: NotLoggedInError) -> Response:
@@ -369,15 +403,28 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ):
             if len(latest.setdefault(pid, [])) < 3:
                 latest[pid].append((name, recorded[:10], score))
+        prescriptions = {
+            pid: PatientPrescription.model_validate_json(document)
+            for pid, document in db.execute(
+                select(PrescriptionRecord.patient_id, PrescriptionRecord.document)
+                .join(Patient, Patient.id == PrescriptionRecord.patient_id)
+                .where(Patient.therapist_id == user.therapist.id)
+            )
+        }
         return page(
             request,
             "patients.html",
             user=user,
             rows=rows,
-            adherence={pid: dashboard.adherence(docs, now) for pid, docs in recent.items()},
+            adherence={
+                pid: dashboard.adherence(recent.get(pid, []), now, prescriptions.get(pid), specs())
+                for pid in recent.keys() | prescriptions.keys()
+            },
+            prescriptions=prescriptions,
             latest=latest,
             week=dashboard.week_start(now),
-            prescription_note=PRESCRIPTION_NOTE,
+            spec_dose_note=SPEC_DOSE_NOTE,
+            prescribed_note=PRESCRIBED_NOTE,
         )
 
     def new_invite(db: Session, patient: Patient) -> str:
@@ -440,6 +487,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             for trend in dashboard.trends(docs)
         ]
         now = utcnow()
+        _row, prescription = prescription_of(db, patient.id)
+        prescribed = prescription is not None and bool(prescription.exercises)
         return page(
             request,
             "patient.html",
@@ -449,9 +498,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             devices=devices,
             now=now,
             trends=trends,
-            adherence=dashboard.adherence(docs, now),
+            adherence=dashboard.adherence(docs, now, prescription, specs()),
             week=dashboard.week_start(now),
-            prescription_note=PRESCRIPTION_NOTE,
+            prescription=prescription,
+            prescription_summary=prescribe.summary(prescription, specs()) if prescription else [],
+            prescription_note=PRESCRIBED_NOTE if prescribed else SPEC_DOSE_NOTE,
             week_label=dashboard.week_label,
         )
 
@@ -569,6 +620,139 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         db.commit()
         return RedirectResponse(f"/patients/{patient.id}/sessions/{record.id}#notes", status_code=303)
 
+    # -- prescriptions -------------------------------------------------------------------------------
+
+    def prescription_page(
+        request: Request,
+        db: Session,
+        user: Web,
+        patient: Patient,
+        status: int = 200,
+        posted: dict[str, str] | None = None,
+        errors: list[str] | None = None,
+        base_version: int | None = None,
+        saved: int | None = None,
+    ) -> HTMLResponse:
+        row, current = prescription_of(db, patient.id)
+        versions = db.execute(
+            select(PrescriptionVersion, Therapist.name)
+            .join(Therapist, Therapist.id == PrescriptionVersion.therapist_id)
+            .where(PrescriptionVersion.patient_id == patient.id)
+            .order_by(PrescriptionVersion.version.desc())
+        ).all()
+        history = [
+            (v, name, prescribe.summary(PatientPrescription.model_validate_json(v.document), specs()))
+            for v, name in versions
+        ]
+        version = row.version if row is not None else 0
+        return page(
+            request,
+            "prescription.html",
+            status,
+            user=user,
+            patient=patient,
+            row=row,
+            current=current,
+            exercises=prescribe.form_rows(specs(), current, posted),
+            errors=errors or [],
+            base_version=version if base_version is None else base_version,
+            saved=saved if saved is not None and saved == version else None,
+            history=history,
+            ranges=prescribe.RANGES,
+            note_max=prescribe.NOTE_MAX,
+            prescribed_note=PRESCRIBED_NOTE,
+        )
+
+    @app.get("/patients/{patient_id}/prescription")
+    def prescription_form(
+        request: Request, db: Db, user: WebUser, patient_id: str, saved: int | None = None
+    ) -> Response:
+        patient = own_patient(db, user, patient_id)
+        audit(db, request, "therapist", user.therapist.id, patient, "prescription.viewed")
+        db.commit()
+        return prescription_page(request, db, user, patient, saved=saved)
+
+    @app.post("/patients/{patient_id}/prescription")
+    def save_prescription(
+        request: Request, db: Db, user: WebUser, patient_id: str, form: PostedForm
+    ) -> Response:
+        """Validate the form into a :class:`PatientPrescription` and store it as the next version
+        (refused with the reasons on the page, nothing stored, when anything is wrong)."""
+        user.check_csrf(form.get("csrf"))
+        patient = own_patient(db, user, patient_id)
+        row, old = prescription_of(db, patient.id)
+        version = row.version if row is not None else 0
+        try:
+            base = int(form.get("base_version", ""))
+        except ValueError:
+            base = -1
+        now = utcnow()
+        try:
+            new = prescribe.parse_form(
+                form,
+                specs(),
+                patient.id,
+                version + 1,
+                now.isoformat(timespec="seconds"),
+                user.therapist.name,
+            )
+        except prescribe.FormRefusedError as exc:
+            return prescription_page(request, db, user, patient, 422, form, exc.messages, base)
+        if base != version:
+            stale = [
+                f"The prescription was changed since this page was opened (it is now version {version}). "
+                "Nothing was saved: compare your entries below with the current version under "
+                "History, then save again."
+            ]
+            return prescription_page(request, db, user, patient, 409, form, stale, version)
+        what = "; ".join(prescribe.changes(old, new, specs()))
+        document = new.model_dump_json()
+        db.add(
+            PrescriptionVersion(
+                patient_id=patient.id,
+                version=new.version,
+                document=document,
+                therapist_id=user.therapist.id,
+                created_at=now,
+                changes=what[:2000],
+            )
+        )
+        if row is None:
+            db.add(
+                PrescriptionRecord(
+                    patient_id=patient.id,
+                    version=new.version,
+                    document=document,
+                    therapist_id=user.therapist.id,
+                    updated_at=now,
+                )
+            )
+        else:
+            row.version, row.document, row.therapist_id, row.updated_at = (
+                new.version,
+                document,
+                user.therapist.id,
+                now,
+            )
+        audit(
+            db,
+            request,
+            "therapist",
+            user.therapist.id,
+            patient,
+            "prescription.changed",
+            f"v{new.version}: {what}",
+        )
+        try:
+            db.commit()
+        except IntegrityError:  # another save of the same version won the race a moment ago
+            db.rollback()
+            raced = [
+                "Someone saved this prescription at the same moment; nothing of yours was saved. Save again."
+            ]
+            return prescription_page(request, db, user, patient, 409, form, raced, None)
+        return RedirectResponse(f"/patients/{patient.id}/prescription?saved={new.version}", status_code=303)
+
     @app.get("/patients/{patient_id}/audit")
     def audit_page(request: Request, db: Db, user: WebUser, patient_id: str) -> Response:
         patient = own_patient(db, user, patient_id)
@@ -605,6 +789,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ).all()
         events = db.scalars(
             select(AuditEvent).where(AuditEvent.patient_id == patient.id).order_by(AuditEvent.id)
+        ).all()
+        _row, prescription = prescription_of(db, patient.id)
+        versions = db.scalars(
+            select(PrescriptionVersion)
+            .where(PrescriptionVersion.patient_id == patient.id)
+            .order_by(PrescriptionVersion.version)
         ).all()
 
         def iso(t: Any) -> str | None:
@@ -643,6 +833,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                     "text": n.text,
                 }
                 for n in notes
+            ],
+            "prescription": prescription.model_dump(mode="json") if prescription is not None else None,
+            "prescription_history": [
+                {
+                    "version": v.version,
+                    "saved_utc": iso(v.created_at),
+                    "therapist_id": v.therapist_id,
+                    "changes": v.changes,
+                    "prescription": json.loads(v.document),
+                }
+                for v in versions
             ],
             "audit": [
                 {
@@ -690,7 +891,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         n = db.scalar(
             select(func.count()).select_from(SessionRecord).where(SessionRecord.patient_id == patient.id)
         )
-        for table in (SessionNote, SessionRecord, Device, Invite):
+        for table in (SessionNote, SessionRecord, Device, Invite, PrescriptionVersion, PrescriptionRecord):
             db.execute(delete(table).where(table.patient_id == patient.id))
         audit(
             db,
@@ -699,7 +900,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             user.therapist.id,
             patient,
             "patient.deleted",
-            f"{n} session(s), devices and invites deleted",
+            f"{n} session(s), devices, invites and prescriptions deleted",
         )
         db.execute(delete(Patient).where(Patient.id == patient.id))
         db.commit()
@@ -894,6 +1095,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         audit(db, request, "patient", device.id, patient, "session.viewed", record.id)
         db.commit()
         return Response(record.document, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    @app.get(f"{API}/patients/{{patient_id}}/prescription")
+    def device_prescription(request: Request, db: Db, patient_id: str) -> Response:
+        """The patient's current prescription (``siform sync``): the stored
+        :class:`PatientPrescription` JSON, or version 0 without exercises when none is set."""
+        device, patient = device_patient(request, db, patient_id)
+        row = db.get(PrescriptionRecord, patient.id)
+        body = (
+            row.document if row is not None else PatientPrescription(patient_id=patient.id).model_dump_json()
+        )
+        version = row.version if row is not None else 0
+        audit(db, request, "patient", device.id, patient, "prescription.viewed", f"v{version}")
+        db.commit()
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     @app.get(f"{API}/patients/{{patient_id}}/export")
     def export_own(request: Request, db: Db, patient_id: str) -> Response:

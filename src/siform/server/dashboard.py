@@ -4,20 +4,32 @@ Pure functions over session documents (dicts as uploaded, format 1.4 and earlier
 tested without a server. Nothing here imports OpenCV or MediaPipe: plots are drawn by matplotlib's
 SVG backend through :mod:`siform.report.plots`, the same style as ``report.html``.
 
-Prescriptions do not exist on the server yet (issue 14 point 5), so "prescribed" is each exercise
-spec's own dose as the document records it (``prescription``: sets x reps, or holds, per
-session); specs set no sessions-per-week, so adherence is the sessions recorded this week and the
-share of that dose they did. The pages say so.
+Adherence has two definitions, and the pages say which one a row uses:
+
+- With the patient's prescription (set by their therapist on the server), each prescribed exercise's
+  dose is **per day**: sets x reps (or holds) per set, on each side for a one-sided exercise
+  prescribed for both sides. This week's target is that dose times the days of the week so far
+  (Monday to today, UTC); done is the reps (holds) counted in this week's sessions of that exercise
+  (of the prescribed side only, when one side is prescribed). A prescribed exercise without a session
+  is a row too (0 done): that is what the therapist needs to see. Exercises done but not prescribed
+  are listed without a target.
+- Without one, "prescribed" is each exercise spec's own dose as the document records it
+  (``prescription``: sets x reps, or holds, per session); specs set no sessions-per-week, so
+  adherence is the sessions recorded this week and the share of that dose they did.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from siform.prescription import PatientPrescription
+    from siform.specs.model import ExerciseSpec
 
 Doc = dict[str, Any]
 
@@ -82,8 +94,12 @@ class Adherence:
     sessions: int
     done: int
     prescribed: int | None
-    """Sum of the spec's dose over those sessions (None if a document has no prescription)."""
+    """The target: the therapist's daily dose times the days so far (``source`` "therapist"), or
+    the sum of the spec's dose over those sessions ("spec"); None when there is none."""
     dose: str
+    source: str = "spec"
+    """``therapist``: against the patient's prescription; ``spec``: the spec's dose per session;
+    ``unprescribed``: done although the patient's prescription does not include it."""
 
     @property
     def percent(self) -> float | None:
@@ -92,20 +108,87 @@ class Adherence:
         return 100.0 * self.done / self.prescribed
 
 
-def adherence(docs: Iterable[Doc], now: datetime) -> list[Adherence]:
-    """Per exercise, the sessions recorded in ``now``'s week (Monday to Sunday, UTC)."""
+def days_so_far(now: datetime) -> int:
+    """Days of ``now``'s week up to and including today (Monday: 1, Sunday: 7; UTC)."""
+    return (now.astimezone(UTC).date() - week_start(now)).days + 1
+
+
+def adherence(
+    docs: Iterable[Doc],
+    now: datetime,
+    prescription: PatientPrescription | None = None,
+    specs: Mapping[str, ExerciseSpec] | None = None,
+) -> list[Adherence]:
+    """Per exercise, the sessions recorded in ``now``'s week (Monday to Sunday, UTC), against the
+    patient's prescription when it prescribes anything (``specs`` gives its defaults and names),
+    else against each spec's dose as the documents record it (see the module's docstring)."""
     this_week = week_start(now)
+    mine = [
+        doc for doc in docs if (t := recorded_at(doc)) is not None and week_start(t) == this_week and t <= now
+    ]
+    if prescription is not None and prescription.exercises and specs is not None:
+        return _prescribed(mine, now, prescription, specs)
     by_exercise: dict[str, list[Doc]] = defaultdict(list)
-    for doc in docs:
-        t = recorded_at(doc)
-        if t is not None and week_start(t) == this_week and t <= now:
-            by_exercise[doc["exercise"]["name"]].append(doc)
+    for doc in mine:
+        by_exercise[doc["exercise"]["name"]].append(doc)
     out = []
     for name, group in sorted(by_exercise.items()):
         done = sum(int((d.get("summary") or {}).get("done") or 0) for d in group)
         doses = [dose(d) for d in group]
         prescribed = None if any(x is None for x in doses) else sum(x for x in doses if x is not None)
         out.append(Adherence(name, len(group), done, prescribed, dose_text(group[-1])))
+    return out
+
+
+def _done(group: Iterable[Doc]) -> int:
+    return sum(int((d.get("summary") or {}).get("done") or 0) for d in group)
+
+
+def _prescribed(
+    docs: list[Doc], now: datetime, prescription: PatientPrescription, specs: Mapping[str, ExerciseSpec]
+) -> list[Adherence]:
+    from siform.server.prescribe import daily_dose, dose_text
+
+    by_id: dict[str, list[Doc]] = defaultdict(list)
+    for doc in docs:
+        by_id[str((doc.get("exercise") or {}).get("id"))].append(doc)
+    days = days_so_far(now)
+    out = []
+    for ep in prescription.exercises:
+        spec = specs.get(ep.exercise)
+        group, other_side = [], []
+        for d in by_id.pop(ep.exercise, []):
+            (group if ep.side is None or d.get("side") in (None, ep.side) else other_side).append(d)
+        if spec is None:  # no longer a spec of this server: its sessions still count, without a target
+            out.append(
+                Adherence(ep.exercise, len(group), _done(group), None, "spec not on this server", "therapist")
+            )
+            continue
+        out.append(
+            Adherence(
+                spec.name,
+                len(group),
+                _done(group),
+                daily_dose(ep, spec) * days,
+                dose_text(ep, spec),
+                "therapist",
+            )
+        )
+        if other_side:  # the side that was not prescribed: shown, never counted
+            side = other_side[-1].get("side")
+            out.append(
+                Adherence(
+                    f"{spec.name} ({side} side)",
+                    len(other_side),
+                    _done(other_side),
+                    None,
+                    f"not prescribed ({ep.side} side only)",
+                    "unprescribed",
+                )
+            )
+    for group in by_id.values():
+        name = str(group[-1]["exercise"].get("name"))
+        out.append(Adherence(name, len(group), _done(group), None, "not prescribed", "unprescribed"))
     return out
 
 

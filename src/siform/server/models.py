@@ -164,6 +164,38 @@ class SessionNote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PrescriptionRecord(Base):
+    """A patient's current prescription: the ``siform.prescription.PatientPrescription`` JSON their
+    therapist saved last (``version`` goes up by one per save; no row: nothing prescribed)."""
+
+    __tablename__ = "prescriptions"
+
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.id"))
+    """Who saved this version."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrescriptionVersion(Base):
+    """Every saved version of a patient's prescription, kept so a therapist can say what the patient
+    had to do in a given week (a few hundred bytes a save). The unique key makes two saves racing
+    from one version fail instead of both becoming version N+1."""
+
+    __tablename__ = "prescription_versions"
+    __table_args__ = (UniqueConstraint("patient_id", "version", name="uq_prescription_versions_patient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changes: Mapped[str] = mapped_column(String(2000), default="")
+    """What this save changed against the version before it, in words (for the history list)."""
+
+
 class AuditEvent(Base):
     """Who viewed or changed which patient's data, and when. Never deleted with the patient."""
 
