@@ -246,5 +246,58 @@ def test_therapist_sees_the_uploaded_session_and_its_trend(
         browser.act("document.querySelector('a[href$=\"/report\"]').click()")
         assert "Rep by rep" in browser.js("document.body.innerText")
         browser.shot(shots / "server_report.png")
+
+        set_prescription(browser, live_server, patient_id, shots)
     finally:
         browser.close()
+
+
+def set_prescription(browser: Browser, base: str, patient_id: str, shots: Path) -> None:
+    """The therapist opens the patient's prescription from the patient page, first types a minimum
+    above the maximum (refused, said on the page), then prescribes the bridge and the clamshell and
+    sees version 1 saved, on the form and on the patient page."""
+    browser.go(f"{base}/patients/{patient_id}")
+    browser.act(f"document.querySelector('a[href=\"/patients/{patient_id}/prescription\"]').click()")
+    assert browser.js("document.querySelector('h1').textContent").startswith("Prescription for")
+
+    def fill(values: dict[str, str]) -> None:
+        for name, value in values.items():
+            browser.js(
+                f"(() => {{ const e = document.querySelector('[name=\"{name}\"]');"
+                " e.closest('details').open = true;"
+                f" if (e.type === 'checkbox') e.checked = true; else e.value = {json.dumps(value)}; }})()"
+            )
+
+    fill({"ex.glute_bridge.on": "1", "ex.glute_bridge.limit.level_pelvis.min": "0.05",
+          "ex.glute_bridge.limit.level_pelvis.max": "0.01"})  # fmt: skip
+    browser.act("document.getElementById('prescription').submit()")
+    errors = browser.js("document.getElementById('errors').innerText")
+    assert "Not saved." in errors and "the minimum (0.05) is above the maximum (0.01)" in errors
+    browser.shot(shots / "server_prescription_refused.png")
+
+    fill({
+        "ex.glute_bridge.limit.level_pelvis.min": "", "ex.glute_bridge.limit.level_pelvis.max": "0.03",
+        "ex.glute_bridge.sets": "3", "ex.glute_bridge.reps": "12",
+        "ex.glute_bridge.note": "Breathe out as you lift; keep the hips level.",
+        "ex.clamshell.on": "1", "ex.clamshell.side": "left", "ex.clamshell.limit.pelvis_stacked.max": "0.012",
+    })  # fmt: skip
+    browser.act("document.getElementById('prescription').submit()")
+    assert browser.js("document.getElementById('saved').innerText") == "Saved as version 1."
+    history = browser.js("document.getElementById('history').innerText")
+    assert "Glute bridge: 3 × 12 reps a day, rest 60 s" in history
+    assert "Clamshell:" in history and "left side only" in history
+    # the saved values are back in the form, each beside the exercise's own
+    assert browser.js("document.querySelector('[name=\"ex.glute_bridge.sets\"]').value") == "3"
+    assert (
+        browser.js("document.querySelector('[name=\"ex.glute_bridge.limit.level_pelvis.max\"]').value")
+        == "0.03"
+    )
+    browser.shot(shots / "server_prescription.png")
+
+    browser.go(f"{base}/patients/{patient_id}")
+    text = browser.js("document.getElementById('prescription').innerText")
+    assert "Version 1, by Dr E2E" in text and "Glute bridge: 3 × 12 reps a day" in text
+    adherence = browser.js("document.getElementById('adherence').innerText")
+    assert "your prescription" in adherence and "Clamshell" in adherence
+    browser.js("document.getElementById('prescription').scrollIntoView()")
+    browser.shot(shots / "server_prescription_patient.png")

@@ -123,6 +123,9 @@ class ExerciseRow:
     spec_rest_s: str
     checks: list[CheckRow]
     on: bool = False
+    """Ticked in the form (as posted, or as currently prescribed)."""
+    saved: bool = False
+    """In the current (saved) prescription."""
     values: dict[str, str] = field(default_factory=dict)
     """Input values by field (``sets``, ``reps``, ``hold_s``, ``rest_s``, ``side``, ``note``)."""
     errors: list[str] = field(default_factory=list)
@@ -170,6 +173,7 @@ def form_rows(
             spec_hold_s=num(p.hold_s),
             spec_rest_s=num(p.rest_s),
             checks=checks,
+            saved=current is not None and current.for_exercise(spec.id) is not None,
         )
         if posted is not None:
             row_.on = bool(posted.get(f"ex.{spec.id}.on"))
