@@ -175,7 +175,7 @@ def test_prescribed_spec_follows_pairing_and_stored_file(
     assert missing.spec is clam and "does not include Clamshell" in missing.lines[0]
     save_stored(stored(exercise="clamshell", side="right", reps=8))
     sided = prescribed_spec(clam)
-    assert sided.side == "right" and "right side only" in sided.lines[0]
+    assert sided.side == "right" and "x 8 reps on the right side only" in sided.lines[0]
     save_stored(stored(exercise="glute_bridge", limits={"no_such_check": {"max": 1.0}}))
     with pytest.raises(PrescriptionError, match=r"no_such_check.*--no-prescription"):
         prescribed_spec(bridge)

@@ -139,8 +139,9 @@ def apply_prescription(
         ) from None
 
 
-def dose_words(spec: ExerciseSpec) -> str:
-    """The spec's dose as a patient reads it: ``3 sets x 12 reps, 60 s rest between sets``."""
+def dose_words(spec: ExerciseSpec, side: str | None = None) -> str:
+    """The spec's dose as a patient reads it: ``3 sets x 12 reps, 60 s rest between sets``; a
+    one-sided exercise's reps are on each side, or on ``side`` only."""
     rx = spec.prescription
     sets = f"{rx.sets} set{'s' if rx.sets != 1 else ''}"
     if spec.kind == "hold":
@@ -148,7 +149,9 @@ def dose_words(spec: ExerciseSpec) -> str:
         what = f"{n} hold{'s' if n != 1 else ''} of {rx.hold_s:g} s"
     else:
         what = f"{rx.reps} rep{'s' if rx.reps != 1 else ''}"
-    each = " on each side" if spec.laterality == "unilateral" else ""
+    each = ""
+    if spec.laterality == "unilateral":
+        each = f" on the {side} side only" if side else " on each side"
     rest = f", {rx.rest_s:g} s rest between sets" if rx.sets > 1 and rx.rest_s else ""
     return f"{sets} x {what}{each}{rest}"
 
@@ -242,11 +245,10 @@ def prescribed_spec(spec: ExerciseSpec, use: bool = True) -> Applied:
         ))  # fmt: skip
     applied = apply_prescription(spec, ex, stored.updated_utc)
     side = ex.side if spec.laterality == "unilateral" else None
-    sided = f", {side} side only" if side else ""
     names = [c.name for c in spec.checks if c.id in ex.limits]
     own = f"; your own limits for: {', '.join(names)}" if names else ""
     when = when_words(stored.updated_utc)
-    lines = [f"Your therapist's prescription of {when}: {dose_words(applied)}{sided}{own}."]
+    lines = [f"Your therapist's prescription of {when}: {dose_words(applied, side)}{own}."]
     if ex.note:
         lines.append(f'Your therapist says: "{ex.note}"')
     return Applied(applied, side, tuple(lines), prescribed=True)

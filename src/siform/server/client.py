@@ -322,6 +322,8 @@ def sync(pairing: Pairing) -> Synced:
     if answer.status != 200:
         raise ClientError(f"Your therapist's server refused the prescription request ({message}).")
     try:
+        if not answer.body:
+            raise ValueError("the answer is not a JSON document")
         fetched = PatientPrescription.model_validate(answer.body)
         if fetched.patient_id != pairing.patient_id:
             raise ValueError(f"it is for another patient ({fetched.patient_id})")
@@ -369,8 +371,7 @@ def prescription_lines(prescription: Any, specs_dir: Path | None = None) -> list
         except SiformError as exc:
             lines.append(f"  {spec.name}: cannot be used as prescribed ({exc.message})")
             continue
-        side = f", {ex.side} side only" if ex.side and spec.laterality == "unilateral" else ""
-        lines.append(f"  {spec.name}: {dose_words(applied)}{side}.   siform live {spec.id}")
+        lines.append(f"  {spec.name}: {dose_words(applied, ex.side)}.   siform live {spec.id}")
         if ex.note:
             lines.append(f'      "{ex.note}"')
     return lines
