@@ -276,3 +276,25 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
     own = {c["id"]: c for c in json.loads((tmp_path / "own" / "session.json").read_text())["checks"]}
     assert own["level_pelvis"]["limit_max"] == level.limit.max
     assert "therapist" not in r.stdout  # neither the prescription line nor an upload line
+
+
+def test_analyze_offline_queues_its_session_and_sync_sends_it(
+    live_server: str, therapist: Therapist, tmp_path: Path
+) -> None:
+    client_dir = tmp_path / "client"
+    patient_id, pairing = paired_device(live_server, therapist, client_dir)
+    away = {**pairing, "server": f"http://127.0.0.1:{free_port()}"}
+    (client_dir / "server.json").write_text(json.dumps(away))
+    out = tmp_path / "review"
+    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(out))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    queued = f"{out / 'session.json'}: queued: will be sent by the next siform upload or siform sync"
+    assert queued in r.stdout, r.stdout
+    assert "siform sync" in r.stdout.splitlines()[0]  # paired, never synced: how to get the prescription
+    (client_dir / "server.json").write_text(json.dumps(pairing))
+    r = run(client_dir, "sync")
+    assert r.returncode == 0 and "1 queued session(s) sent to your therapist." in r.stdout, r.stdout
+    api = httpx.get(f"{live_server}/api/v1/patients/{patient_id}/sessions",
+                    headers={"Authorization": f"Bearer {pairing['token']}"}).json()  # fmt: skip
+    doc = json.loads((out / "session.json").read_text())
+    assert [s["session_key"] for s in api["sessions"]] == [doc["session_id"]]
