@@ -456,3 +456,34 @@ def test_patient_list_counts_against_the_prescription(
     plural = "s" if sessions != 1 else ""
     assert f"Glute bridge: {sessions} session{plural}, {done} of {target} ({100 * done / target:.0f}%)" in row
     assert "against prescription v1" in row
+
+
+def test_two_saves_of_one_version_store_one(world_server: tuple[Server, World]) -> None:
+    """Two workers saving from the same version at once: the second finds version 1 taken (the
+    history's unique key) and is refused with nothing of its own stored, instead of both becoming
+    version 1. The first save's rows are written here behind the app's back, between its check of
+    the current version and its commit, as another worker would."""
+    from siform.server.models import PrescriptionVersion
+
+    server, world = world_server
+    a, _h, csrf = as_role(server, world, "therapist_a")
+    other = PatientPrescription(patient_id=world.patient_a, version=1, updated_by="another worker")
+    with server.engine.begin() as conn:
+        therapist_id = conn.execute(
+            text("SELECT therapist_id FROM patients WHERE id = :p"), {"p": world.patient_a}
+        ).scalar_one()
+        conn.execute(
+            PrescriptionVersion.__table__.insert().values(
+                patient_id=world.patient_a,
+                version=1,
+                document=other.model_dump_json(),
+                therapist_id=therapist_id,
+                created_at=datetime.now(UTC),
+                changes="",
+            )
+        )
+    before = server.dump()
+    form = {"csrf": csrf or "", "base_version": "0", "ex.glute_bridge.on": "1"}
+    r = a.post(f"/patients/{world.patient_a}/prescription", data=form)
+    assert r.status_code == 409 and "at the same moment" in r.text
+    assert server.dump() == before
