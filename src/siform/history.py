@@ -68,7 +68,7 @@ def read_session(path: Path) -> Doc | None:
     anyone) are left out quietly, 1.3 ones are read; a newer format is left out with a warning, as its
     fields cannot be checked here.
     """
-    from siform.session import validate_session
+    from siform.session import InvalidSessionError, validate_session
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -97,9 +97,8 @@ def read_session(path: Path) -> Doc | None:
         return None
     try:
         validate_session(doc)
-    except Exception as exc:  # jsonschema.ValidationError, or a schema error on a crafted value
-        where = "/".join(str(p) for p in getattr(exc, "absolute_path", ())) or "top level"
-        why = getattr(exc, "message", str(exc)).splitlines()[0][:160]
+    except InvalidSessionError as exc:
+        where, why = exc.where, exc.message.splitlines()[0][:160]
         log.warning("%s: is not a valid session (%s: %s); left out of the trend.", path, where, why)
         return None
     if _created(doc) is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-SESSION_SCHEMA_VERSION = "1.4"
+SESSION_SCHEMA_VERSION = "1.5"
 
 
 @dataclass(frozen=True, slots=True)

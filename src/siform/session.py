@@ -1,26 +1,31 @@
 """``session.json``: one recorded set (review) or one live session of several sets and sides, as
 review, live coaching and the therapist server all store and exchange it.
 
-The document is versioned (``schema_version``) and described by the JSON Schema in
-``siform/schemas/session.schema.json``; :func:`validate_session` checks a document against it. Every
+The document is versioned (``schema_version``) and defined by the pydantic models of
+:mod:`siform.session_model`: the builders here construct those models, :func:`validate_session`
+checks a document with them, and ``siform/schemas/session.schema.json`` is generated from them
+(``python -m siform.session_model --write``). Every
 number a therapist sees is here with its unit, its limit and where it came from (software and model
 versions, the source file's sha256), so a report can always be traced back.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import platform
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import MISSING
 
 from siform import __version__
 from siform.model_store import is_pinned, sha256_of
@@ -33,7 +38,41 @@ from siform.results import (
     Unscored,
     to_jsonable,
 )
+from siform.session_model import (
+    SCHEMA_FILE,
+    CheckDefinitionDoc,
+    CheckinDoc,
+    ExerciseDoc,
+    HoldConditionDoc,
+    HoldCounting,
+    HoldDoc,
+    InvalidSessionError,
+    ModelDoc,
+    RecognitionDoc,
+    RepDoc,
+    RepsCounting,
+    SeriesDoc,
+    SessionDoc,
+    SetDoc,
+    SetupDoc,
+    SoftwareDoc,
+    SourceDoc,
+    SummaryDoc,
+    UnscoredDoc,
+    UnusableDoc,
+    ViewDoc,
+    validate,
+)
 from siform.specs.model import ExerciseSpec
+
+__all__ = [
+    "InvalidSessionError",
+    "LiveSet",
+    "build_live_session",
+    "build_session",
+    "series_arrays",
+    "validate_session",
+]
 
 if TYPE_CHECKING:  # the pipeline pulls in OpenCV: the server reads and validates sessions without it
     from siform.pipeline import SessionResult
@@ -47,68 +86,157 @@ def _package_version(name: str) -> str | None:
 
 
 def software_block(model_path: Path | None) -> dict[str, Any]:
-    return {
-        "siform": __version__,
-        "mediapipe": _package_version("mediapipe"),
-        "python": platform.python_version(),
-        "model": _model_block(model_path) if model_path is not None else None,
-    }
+    """The ``software`` block of this process (the live journal keeps it for a later recovery)."""
+    return SoftwareDoc(
+        siform=__version__,
+        mediapipe=_package_version("mediapipe"),
+        python=platform.python_version(),
+        model=_model_block(model_path) if model_path is not None else None,
+    ).model_dump(mode="json")
 
 
-def _model_block(model_path: Path) -> dict[str, Any]:
+def _model_block(model_path: Path) -> ModelDoc:
     """The model file and its sha256; ``pinned`` says whether it is one the manifest vouches for
     (false for a .task file of the user's own, passed with --model)."""
     digest = sha256_of(model_path)
-    return {"file": model_path.name, "sha256": digest, "pinned": is_pinned(digest)}
+    return ModelDoc(file=model_path.name, sha256=digest, pinned=is_pinned(digest))
 
 
-def check_definitions(spec: ExerciseSpec) -> list[dict[str, Any]]:
+def check_definitions(spec: ExerciseSpec) -> list[CheckDefinitionDoc]:
     return [
-        {
-            "id": c.id,
-            "name": c.name,
-            "signal": c.signal,
-            "signal_label": spec.signals[c.signal].label,
-            "unit": spec.signals[c.signal].unit,
-            "when": c.when,
-            "reduce": c.reduce,
-            "limit_min": c.limit.min,
-            "limit_max": c.limit.max,
-            "baseline": c.baseline,
-            "severity": c.severity,
-            "cue": c.cue,
-            "views": spec.check_views(c),
-        }
+        CheckDefinitionDoc(
+            id=c.id,
+            name=c.name,
+            signal=c.signal,
+            signal_label=spec.signals[c.signal].label,
+            unit=spec.signals[c.signal].unit,
+            when=c.when,
+            reduce=c.reduce,
+            limit_min=c.limit.min,
+            limit_max=c.limit.max,
+            baseline=c.baseline,
+            severity=c.severity,
+            cue=c.cue,
+            views=spec.check_views(c),
+        )
         for c in spec.checks
     ]
 
 
-def counting_definition(spec: ExerciseSpec) -> dict[str, Any]:
+def counting_definition(spec: ExerciseSpec) -> RepsCounting | HoldCounting:
     """How reps or holds were found, so a reader can redraw the thresholds behind every count."""
-
-    def signal(name: str) -> dict[str, Any]:
-        sig = spec.signals[name]
-        return {"signal": name, "unit": sig.unit, "label": sig.label}
-
     if spec.hold is not None:
-        return {
-            "kind": "hold",
-            "conditions": [{**signal(c.signal), "min": c.min, "max": c.max} for c in spec.hold.conditions],
-            "grace_s": spec.hold.grace_s,
-            "min_hold_s": spec.hold.min_hold_s,
-        }
+        return HoldCounting(
+            kind="hold",
+            conditions=[
+                HoldConditionDoc(
+                    signal=c.signal,
+                    unit=spec.signals[c.signal].unit,
+                    label=spec.signals[c.signal].label,
+                    min=c.min,
+                    max=c.max,
+                )
+                for c in spec.hold.conditions
+            ],
+            grace_s=spec.hold.grace_s,
+            min_hold_s=spec.hold.min_hold_s,
+        )
     assert spec.rep is not None
     r = spec.rep
-    return {
-        "kind": "reps",
-        **signal(r.signal),
-        "direction": r.direction,
-        "rest": r.rest,
-        "top": r.top,
-        "partial": r.partial,
-        "min_rep_s": r.min_rep_s,
-        "max_rep_s": r.max_rep_s,
-    }
+    sig = spec.signals[r.signal]
+    return RepsCounting(
+        kind="reps",
+        signal=r.signal,
+        unit=sig.unit,
+        label=sig.label,
+        direction=r.direction,
+        rest=r.rest,
+        top=r.top,
+        partial=r.partial,
+        min_rep_s=r.min_rep_s,
+        max_rep_s=r.max_rep_s,
+    )
+
+
+SERIES_DECIMALS: dict[str, int] = {"deg": 2, "ratio": 4, "px": 1, "s": 3}
+"""Decimals kept per unit in the ``series`` block: ten times finer than a report shows (degrees to
+0.1, ratios to 0.001), at a third of the size of the 6 decimals the rest of the document keeps."""
+
+
+def chart_signals(spec: ExerciseSpec, unscored: Iterable[str]) -> list[str]:
+    """The signals ``report.html`` draws for this exercise: the counting signal (reps) or each
+    condition of the hold clock, then the signal of every check not unscored for the whole session
+    (:func:`siform.report.html._plots`), each once."""
+    names = [c.signal for c in spec.hold.conditions] if spec.hold is not None else []
+    if spec.rep is not None:
+        names.append(spec.rep.signal)
+    skip = set(unscored)
+    names += [c.signal for c in spec.checks if c.id not in skip]
+    return list(dict.fromkeys(names))
+
+
+def _decimals(spec: ExerciseSpec, name: str) -> int:
+    return SERIES_DECIMALS.get(spec.signals[name].unit, 4)
+
+
+def _rounded(values: npt.ArrayLike, decimals: int) -> list[float | None]:
+    v = np.round(np.asarray(values, dtype=np.float64), decimals)
+    out: list[float | None] = v.tolist()
+    finite = np.isfinite(v)
+    if not finite.all():
+        out = [x if ok else None for x, ok in zip(out, finite.tolist(), strict=True)]
+    return out
+
+
+def series_block(
+    parts: Sequence[tuple[npt.ArrayLike, Mapping[str, npt.ArrayLike]]],
+    spec: ExerciseSpec,
+    names: Sequence[str],
+) -> Any:
+    """The ``series`` block from one or more stretches of frames (a review: one; a live session: one
+    per set, in time order, a null row between two sets so charts break over the rest); absent when
+    there are no frames. A signal a stretch lacks is null there."""
+    parts = [(np.asarray(t, dtype=np.int64), sig) for t, sig in parts if len(np.asarray(t))]
+    if not parts:
+        return MISSING
+    parts.sort(key=lambda p: int(p[0][0]))
+    times: list[npt.NDArray[np.int64]] = []
+    columns: dict[str, list[npt.NDArray[np.float64]]] = {n: [] for n in names}
+    for k, (t, sig) in enumerate(parts):
+        if k and int(t[0]) - int(times[-1][-1]) >= 2:
+            times.append(np.array([(int(times[-1][-1]) + int(t[0])) // 2], dtype=np.int64))
+            for n in names:
+                columns[n].append(np.full(1, np.nan))
+        times.append(t)
+        for n in names:
+            v = sig.get(n)
+            columns[n].append(np.full(len(t), np.nan) if v is None else np.asarray(v, dtype=np.float64))
+    return SeriesDoc(
+        t_ms=np.concatenate(times).tolist(),
+        signals={n: _rounded(np.concatenate(columns[n]), _decimals(spec, n)) for n in names},
+    )
+
+
+Arrays = tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]]
+
+
+def series_arrays(doc: Mapping[str, Any]) -> Arrays | None:
+    """A document's ``series`` as the arrays :func:`siform.report.render_report` draws (null is
+    NaN), or None when it has none (a document before 1.5, or a live session recovered from its
+    journal)."""
+    series = doc.get("series")
+    if not isinstance(series, Mapping) or not series.get("t_ms"):
+        return None
+    t_ms = np.asarray(series["t_ms"], dtype=np.int64)
+    return t_ms, {str(n): np.array(v, dtype=np.float64) for n, v in (series.get("signals") or {}).items()}
+
+
+def _exercise(spec: ExerciseSpec) -> ExerciseDoc:
+    return ExerciseDoc(id=spec.id, name=spec.name, kind=spec.kind, laterality=spec.laterality)
+
+
+def _summary(summary: SetSummary | None) -> SummaryDoc | None:
+    return None if summary is None else SummaryDoc.model_validate(to_jsonable(summary))
 
 
 def build_session(
@@ -132,46 +260,44 @@ def build_session(
     exercise was recognised from the video instead of named; ``patient`` (an id or name, surrounding
     spaces dropped) says whose set it is, so a trend compares only that person's sessions.
     ``session_id`` (a fresh uuid4 when None) names this document for uploads, which are idempotent
-    on it; ``recorded_utc`` is when the recording started, when known.
+    on it; ``recorded_utc`` is when the recording started, when known. ``series`` holds the
+    per-frame values of the signals the report's charts draw (:func:`chart_signals`).
     """
     duration_s = float(result.t_ms[-1] - result.t_ms[0]) / 1000.0 if len(result.t_ms) > 1 else 0.0
-    doc: dict[str, Any] = {
-        "schema_version": SESSION_SCHEMA_VERSION,
-        "kind": "siform.session",
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "session_id": session_id or new_session_id(),
-        **({"recorded_utc": recorded_utc} if recorded_utc else {}),
-        "mode": mode,
-        "software": software_block(model_path),
-        "source": {
+    unscored = [UnscoredDoc.model_validate(to_jsonable(u)) for u in result.unscored]
+    names = [n for n in chart_signals(spec, (u.check_id for u in unscored)) if n in result.signals]
+    doc = SessionDoc(
+        schema_version=SESSION_SCHEMA_VERSION,
+        kind="siform.session",
+        created_utc=utc_now(),
+        session_id=session_id or new_session_id(),
+        recorded_utc=recorded_utc or MISSING,
+        mode=mode,
+        software=SoftwareDoc.model_validate(software_block(model_path)),
+        source=SourceDoc(
             **source,
-            "frames": result.frames,
-            "frames_with_pose": result.frames_with_pose,
-            "duration_s": round(duration_s, 3),
-            "unusable": unusable or [],
-            "notes": list(result.notes),
-        },
-        "exercise": {
-            "id": spec.id,
-            "name": spec.name,
-            "kind": spec.kind,
-            "laterality": spec.laterality,
-        },
-        "side": result.side,
-        "patient": (patient or "").strip() or None,
-        "view": {"id": result.view, "measured": result.setup.facing_measured},
-        "prescription": spec.prescription.model_dump(),
-        "setup": to_jsonable(result.setup),
-        "counting": counting_definition(spec),
-        "checks": check_definitions(spec),
-        "unscored_checks": to_jsonable(result.unscored),
-        "reps": to_jsonable(result.reps),
-        "holds": to_jsonable(result.holds),
-        "summary": to_jsonable(result.summary),
-    }
-    if recognition is not None:
-        doc["recognition"] = recognition
-    return doc
+            frames=result.frames,
+            frames_with_pose=result.frames_with_pose,
+            duration_s=round(duration_s, 3),
+            unusable=[UnusableDoc.model_validate(u) for u in unusable or []],
+            notes=list(result.notes),
+        ),
+        exercise=_exercise(spec),
+        side=result.side,
+        patient=(patient or "").strip() or None,
+        view=ViewDoc(id=result.view, measured=result.setup.facing_measured),
+        prescription=spec.prescription,
+        setup=SetupDoc.model_validate(to_jsonable(result.setup)),
+        counting=counting_definition(spec),
+        checks=check_definitions(spec),
+        unscored_checks=unscored,
+        reps=[RepDoc.model_validate(to_jsonable(r)) for r in result.reps],
+        holds=[HoldDoc.model_validate(to_jsonable(h)) for h in result.holds],
+        summary=_summary(result.summary),
+        recognition=MISSING if recognition is None else RecognitionDoc.model_validate(recognition),
+        series=series_block([(result.t_ms, result.signals)], spec, names),
+    )
+    return doc.to_json()
 
 
 def new_session_id() -> str:
@@ -208,6 +334,11 @@ class LiveSet:
     unscored: list[Unscored] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     provisional: bool = False
+    t_ms: npt.NDArray[np.int64] | None = field(default=None, compare=False, repr=False)
+    """Frame times of the set on the session clock, for the document's ``series`` (None: a set
+    recovered from the journal, which keeps no per-frame values)."""
+    signals: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict, compare=False, repr=False)
+    """Per-frame signal values matching ``t_ms`` (:attr:`siform.pipeline.SessionResult.signals`)."""
 
     @classmethod
     def from_result(cls, number: int, result: SessionResult) -> LiveSet:
@@ -227,6 +358,8 @@ class LiveSet:
             setup=result.setup,
             unscored=list(result.unscored),
             notes=list(result.notes),
+            t_ms=np.asarray(t, dtype=np.int64),
+            signals=dict(result.signals),
         )
 
 
@@ -249,15 +382,14 @@ def _per_set(spec: ExerciseSpec) -> int | None:
     return spec.prescription.reps or (None if spec.kind == "reps" else 1)
 
 
-def _tagged(items: Sequence[Rep | Hold], number: int, provisional: bool) -> list[dict[str, Any]]:
-    out = []
-    for item in items:
-        doc = to_jsonable(item)
-        doc["set"] = number
-        if provisional:
-            doc["provisional"] = True
-        out.append(doc)
-    return out
+def _tagged(items: Sequence[Rep], number: int, provisional: bool) -> list[RepDoc]:
+    return [RepDoc(**to_jsonable(r), set=number, provisional=True if provisional else MISSING) for r in items]
+
+
+def _tagged_holds(items: Sequence[Hold], number: int, provisional: bool) -> list[HoldDoc]:
+    return [
+        HoldDoc(**to_jsonable(h), set=number, provisional=True if provisional else MISSING) for h in items
+    ]
 
 
 NOT_SET_UP = SetupVerdict(ok=False, view=None, facing_measured=None, hints=())
@@ -311,80 +443,75 @@ def build_live_session(
     if uncounted:
         which = ", ".join(f"set {s.number}" + (f" ({s.side})" if s.side else "") for s in uncounted)
         notes.append(f"frames and frames_with_pose leave out {which}, cut off before it ended")
-    doc: dict[str, Any] = {
-        "schema_version": SESSION_SCHEMA_VERSION,
-        "kind": "siform.session",
-        "created_utc": utc_now(),
-        "session_id": session_id,
-        "recorded_utc": recorded_utc,
-        "mode": "live",
-        "interrupted": interrupted,
-        "recorded": recorded,
-        "software": software or software_block(model_path),
-        "source": {
+    unscored_ids = {u.check_id for u in unscored}
+    names = chart_signals(spec, unscored_ids)
+    doc = SessionDoc(
+        schema_version=SESSION_SCHEMA_VERSION,
+        kind="siform.session",
+        created_utc=utc_now(),
+        session_id=session_id,
+        recorded_utc=recorded_utc,
+        mode="live",
+        interrupted=interrupted,
+        recorded=recorded,
+        software=SoftwareDoc.model_validate(software or software_block(model_path)),
+        source=SourceDoc(
             **source,
-            "frames": sum(s.frames or 0 for s in ordered),
-            "frames_with_pose": sum(s.frames_with_pose or 0 for s in ordered),
-            "duration_s": round(max(duration_s, 0.0), 3),
-            "unusable": [],
-            "notes": notes,
-        },
-        "exercise": {"id": spec.id, "name": spec.name, "kind": spec.kind, "laterality": spec.laterality},
-        "side": side,
-        "patient": (patient or "").strip() or None,
-        "view": {"id": first.view if first else None, "measured": setup.facing_measured},
-        "prescription": spec.prescription.model_dump(),
-        "setup": to_jsonable(setup),
-        "checkin": checkin,
-        "counting": counting_definition(spec),
-        "checks": check_definitions(spec),
-        "unscored_checks": to_jsonable(unscored),
-        "reps": [r for s in ordered for r in _tagged(s.reps, s.number, s.provisional)],
-        "holds": [h for s in ordered for h in _tagged(s.holds, s.number, s.provisional)],
-        "sets": [
-            {
-                "set": s.number,
-                "side": s.side,
-                "view": s.view,
-                "start_ms": s.start_ms,
-                "end_ms": s.end_ms,
-                "frames": s.frames,
-                "frames_with_pose": s.frames_with_pose,
-                "provisional": s.provisional,
-                "summary": to_jsonable(s.summary),
-            }
+            frames=sum(s.frames or 0 for s in ordered),
+            frames_with_pose=sum(s.frames_with_pose or 0 for s in ordered),
+            duration_s=round(max(duration_s, 0.0), 3),
+            unusable=[],
+            notes=notes,
+        ),
+        exercise=_exercise(spec),
+        side=side,
+        patient=(patient or "").strip() or None,
+        view=ViewDoc(id=first.view if first else None, measured=setup.facing_measured),
+        prescription=spec.prescription,
+        setup=SetupDoc.model_validate(to_jsonable(setup)),
+        checkin=None if checkin is None else CheckinDoc.model_validate(checkin),
+        counting=counting_definition(spec),
+        checks=check_definitions(spec),
+        unscored_checks=[UnscoredDoc.model_validate(to_jsonable(u)) for u in unscored],
+        reps=[r for s in ordered for r in _tagged(s.reps, s.number, s.provisional)],
+        holds=[h for s in ordered for h in _tagged_holds(s.holds, s.number, s.provisional)],
+        sets=[
+            SetDoc(
+                set=s.number,
+                side=s.side,
+                view=s.view,
+                start_ms=s.start_ms,
+                end_ms=s.end_ms,
+                frames=s.frames,
+                frames_with_pose=s.frames_with_pose,
+                provisional=s.provisional,
+                summary=_summary(s.summary),
+            )
             for s in ordered
         ],
-        "summary": to_jsonable(summarise(spec, side, reps, holds, per_set)) if analysed else None,
-    }
-    return doc
+        summary=_summary(summarise(spec, side, reps, holds, per_set)) if analysed else None,
+        series=series_block(
+            [(s.t_ms, s.signals) for s in ordered if s.t_ms is not None],
+            spec,
+            [n for n in names if any(n in s.signals for s in ordered)],
+        ),
+    )
+    return doc.to_json()
 
 
 def schema() -> dict[str, Any]:
-    text = resources.files("siform").joinpath("schemas/session.schema.json").read_text("utf-8")
+    """The JSON Schema of the session document, as generated from :mod:`siform.session_model`."""
+    text = resources.files("siform").joinpath(SCHEMA_FILE).read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 
-@functools.cache
-def _validator() -> Any:
-    """The schema's validator, built (and the schema itself checked) once per process: checking the
-    schema took nearly all of each validation, and a trend or the server validates many documents."""
-    import jsonschema
-
-    loaded = schema()
-    jsonschema.Draft202012Validator.check_schema(loaded)
-    return jsonschema.Draft202012Validator(loaded)
-
-
-def validate_session(doc: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` if ``doc`` is not a valid session document (the error
-    ``jsonschema.validate`` would raise: the best match among all errors)."""
-    from jsonschema.exceptions import best_match
-
-    error = best_match(_validator().iter_errors(doc))
-    if error is not None:
-        raise error
+def validate_session(doc: Any) -> SessionDoc:
+    """Check ``doc`` (parsed JSON) against the session models and return it as a
+    :class:`~siform.session_model.SessionDoc`; raise :class:`InvalidSessionError` (``path`` of the
+    first bad field, a short ``message``) when it is not a valid session document of a format
+    version this siform reads."""
+    return validate(doc)
 
 
 def write_session(doc: dict[str, Any], path: Path, *, durable: bool = False) -> None:

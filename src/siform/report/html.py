@@ -41,6 +41,7 @@ from siform.report.text import (
     plain,
     span_text,
 )
+from siform.session import series_arrays
 
 Doc = dict[str, Any]
 
@@ -289,8 +290,12 @@ def _uncounted(session: Doc, driver: str | None, driver_unit: str) -> Doc:
 
 
 def driving_signal(session: Doc, signals: Mapping[str, npt.NDArray[np.float64]]) -> str | None:
-    """The signal that counted the reps: the one whose value at every rep's peak is its peak value."""
+    """The signal that counted the reps: the document's ``counting`` signal, or (documents before
+    1.1) the one whose value at every rep's peak is its peak value."""
     items, noun = _items(session)
+    counting = session.get("counting") or {}
+    if noun == "rep" and counting.get("kind") == "reps" and counting.get("signal") in signals:
+        return str(counting["signal"])
     if noun == "rep" and items:
         for name, v in signals.items():
             ok = all(
@@ -515,7 +520,9 @@ def render_report(
 ) -> str:
     """The review report of one session as one self-contained HTML page.
 
-    ``t_ms`` and ``signals`` are the per-frame arrays of the analysis (``SessionResult``);
+    ``t_ms`` and ``signals`` are the per-frame arrays of the analysis (``SessionResult``); given
+    none (an empty ``t_ms`` and no signals, as the therapist server has only the document), the
+    charts are drawn from the document's own ``series`` (format 1.5) when it has one;
     ``thumbnails`` maps (rep or hold number, check id) to JPEG bytes of that check's worst moment;
     ``history`` holds earlier session documents (any order; other exercises, other patients and
     later sessions are ignored, see :mod:`siform.history`). ``charts`` is :func:`report_charts` of
@@ -523,6 +530,8 @@ def render_report(
     annotated video encodes, as they need no thumbnails); it is inserted as markup, so it must be
     that function's output and nothing else.
     """
+    if len(t_ms) == 0 and not signals and (stored := series_arrays(session)) is not None:
+        t_ms, signals = stored
     noun = _items(session)[1]
     driver = driving_signal(session, signals)
     driver_unit = {c["signal"]: c["unit"] for c in session.get("checks", [])}.get(driver or "", "")
