@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import signal
 import stat
 import subprocess
 import threading
@@ -292,6 +293,45 @@ def test_analyze_offline_queues_its_session_and_sync_sends_it(
     assert queued in r.stdout, r.stdout
     assert "siform sync" in r.stdout.splitlines()[0]  # paired, never synced: how to get the prescription
     (client_dir / "server.json").write_text(json.dumps(pairing))
+    r = run(client_dir, "sync")
+    assert r.returncode == 0 and "1 queued session(s) sent to your therapist." in r.stdout, r.stdout
+    api = httpx.get(f"{live_server}/api/v1/patients/{patient_id}/sessions",
+                    headers={"Authorization": f"Bearer {pairing['token']}"}).json()  # fmt: skip
+    doc = json.loads((out / "session.json").read_text())
+    assert [s["session_key"] for s in api["sessions"]] == [doc["session_id"]]
+
+
+def test_ctrl_c_queues_the_live_session_without_waiting_for_the_network(
+    live_server: str, therapist: Therapist, tmp_path: Path
+) -> None:
+    """Ctrl-C ends a headless session: the patient asked to stop now, so the written session is
+    queued, not sent, and the next sync sends it."""
+    client_dir = tmp_path / "client"
+    patient_id, pairing = paired_device(live_server, therapist, client_dir)
+    out = tmp_path / "live"
+    proc = subprocess.Popen(
+        [*SIFORM, "live", "glute_bridge", "--source", str(CLIP), "--pace", "realtime", "--no-window",
+         "--mute", "--out", str(out), "--no-prescription", *CHECKIN],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            if line.startswith("Set 1: Rep "):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and err.strip().splitlines() == ["siform: interrupted."], err
+    assert f"{out / 'session.json'}: queued: will be sent by the next siform upload or siform sync" in rest
+    queued = list((client_dir / "queue").glob("*.json"))
+    assert [q.read_bytes() for q in queued] == [(out / "session.json").read_bytes()]
     r = run(client_dir, "sync")
     assert r.returncode == 0 and "1 queued session(s) sent to your therapist." in r.stdout, r.stdout
     api = httpx.get(f"{live_server}/api/v1/patients/{patient_id}/sessions",
