@@ -31,8 +31,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from siform import __version__
 from siform.prescription import PatientPrescription
 from siform.report.text import fmt_limit, fmt_score, fmt_value
-from siform.server import dashboard, prescribe, security
-from siform.server.db import make_engine, session_factory
+from siform.server import dashboard, prescribe, security, uploads
+from siform.server.db import engine_for, session_factory
 from siform.server.models import (
     AuditEvent,
     Device,
@@ -47,7 +47,7 @@ from siform.server.models import (
     utcnow,
 )
 from siform.server.settings import Settings, load_settings
-from siform.server.uploads import CheckedUpload, UploadRefusedError, check_upload
+from siform.server.uploads import UploadRefusedError, check_upload
 from siform.specs.model import ExerciseSpec
 
 LOGIN_COOKIE = "siform_login"
@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """The app over ``settings`` (default: from the environment); the database must be migrated
     (``siform serve`` does it before starting workers; tests call ``db.upgrade``)."""
     settings = settings or load_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or engine_for(settings)
     factory = session_factory(engine)
     templates = _templates()
     app = FastAPI(
@@ -262,7 +262,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(UploadRefusedError)
     def _refused(_request: Request, exc: UploadRefusedError) -> Response:
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+        return JSONResponse(
+            {"error": exc.code, "message": exc.message}, status_code=exc.status, headers=exc.headers
+        )
 
     # -- therapist login ----------------------------------------------------------------------------
 
@@ -989,59 +991,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             status_code=201,
         )
 
-    def store(db: Session, request: Request, device: Device, patient: Patient, up: CheckedUpload) -> Response:
-        existing = db.scalar(
-            select(SessionRecord).where(
-                SessionRecord.patient_id == patient.id, SessionRecord.session_key == up.session_key
-            )
-        )
-        if existing is None:
-            summary = up.doc.get("summary") or {}
-            record = SessionRecord(
-                patient_id=patient.id,
-                session_key=up.session_key,
-                content_sha256=up.content_sha256,
-                schema_version=up.doc["schema_version"],
-                exercise_id=up.doc["exercise"]["id"][:100],
-                exercise_name=up.doc["exercise"]["name"][:200],
-                recorded_utc=up.doc["created_utc"][:40],
-                done=summary.get("done"),
-                prescribed=summary.get("prescribed"),
-                mean_score=summary.get("mean_score"),
-                device_id=device.id,
-                document=up.canonical,
-            )
-            db.add(record)
-            audit(db, request, "patient", device.id, patient, "session.uploaded", record.exercise_id)
-            try:
-                db.commit()
-            except IntegrityError:  # the same session, stored by a concurrent retry a moment ago
-                db.rollback()
-            else:
-                return JSONResponse({"id": record.id, "duplicate": False}, status_code=201)
-            existing = db.scalar(
-                select(SessionRecord).where(
-                    SessionRecord.patient_id == patient.id, SessionRecord.session_key == up.session_key
-                )
-            )
-            assert existing is not None
-        if existing.content_sha256 != up.content_sha256:
-            db.rollback()  # refused: not even the device's last use is recorded
-            raise UploadRefusedError(
-                409, "conflict", "A different document with this session id is already stored."
-            )
-        db.commit()  # the device's last use
-        return JSONResponse({"id": existing.id, "duplicate": True}, status_code=200)
-
     @app.post(f"{API}/patients/{{patient_id}}/sessions")
     async def upload(request: Request, patient_id: str) -> Response:
-        """Store one ``session.json`` (idempotent: a retry answers 200 with the stored id)."""
+        """Store one ``session.json`` (idempotent: a retry answers 200 with the stored id).
 
-        def authorize() -> None:
-            with factory() as db:
-                device_patient(request, db, patient_id)
+        The hot path of the server: two hops to the thread pool (authorize; check and store), Core
+        statements in ``uploads`` rather than the ORM (see its docstring)."""
 
-        await run_in_threadpool(authorize)  # 401/404 before a byte of the body is read
+        def authorize() -> uploads.Uploader:
+            with engine.connect() as conn:
+                return uploads.authorize(conn, request.headers.get("authorization", ""), patient_id)
+
+        uploader = await run_in_threadpool(authorize)  # 401/404 before a byte of the body is read
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise UploadRefusedError(
@@ -1056,14 +1017,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             body += chunk
             if len(body) > limit:
                 raise UploadRefusedError(413, "too_large", f"The upload is larger than {limit} bytes.")
-        checked = await run_in_threadpool(check_upload, bytes(body), limit)
 
-        def save() -> Response:
-            with factory() as db:
-                device, patient = device_patient(request, db, patient_id)
-                return store(db, request, device, patient, checked)
+        def check_and_store() -> tuple[int, dict[str, Any]]:
+            return uploads.store(engine, uploader, check_upload(bytes(body), limit), address(request))
 
-        return await run_in_threadpool(save)
+        status, answer = await run_in_threadpool(check_and_store)
+        return JSONResponse(answer, status_code=status)
 
     @app.get(f"{API}/patients/{{patient_id}}/sessions")
     def list_sessions(request: Request, db: Db, patient_id: str) -> dict[str, Any]:

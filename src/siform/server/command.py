@@ -54,6 +54,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="IPS",
         help="reverse proxies trusted for X-Forwarded-Proto/-For (default: 127.0.0.1)",
     )
+    p.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="do not log a line per request (the audit log records who saw or changed what; "
+        "under heavy upload load the access log costs CPU)",
+    )
     p.add_argument("--create-therapist", metavar="EMAIL", help="create a therapist account and exit")
     p.add_argument("--name", help="the therapist's name, with --create-therapist (default: from the e-mail)")
     p.add_argument(
@@ -209,5 +215,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         server_header=False,
         log_level="info",
+        access_log=not args.no_access_log,
     )
     return 0

@@ -16,6 +16,14 @@ with the keys below, and an environment variable ``SIFORM_<KEY>`` (upper case) o
   proxy that says so and that uvicorn trusts) or ``always`` (default auto).
 - ``login_max_failures``: failed logins per account (4x that per address) within ``login_window_s``
   seconds (900) before the login answers 429 (default 5).
+- ``db_pool_size``, ``db_max_overflow``: database connections each worker keeps open (5) and may
+  open beyond that under load (10). With PostgreSQL, workers x (both added) must stay below the
+  server's ``max_connections`` (see docs/server-scaling.md).
+- ``sqlite_synchronous``: ``normal`` (default) or ``full``. With SQLite's write-ahead log, ``normal``
+  syncs the log to disk at checkpoints instead of at every commit: an upload answered 201 survives
+  a crash of the server process, but a power cut or OS crash may lose the last moments' uploads
+  (SQLite's documented trade-off). ``full`` syncs every commit, which caps a file on this class of
+  disk at a few hundred uploads per second (docs/server-scaling.md has the figures).
 """
 
 from __future__ import annotations
@@ -58,6 +66,9 @@ class Settings:
     cookie_secure: str = "auto"
     login_max_failures: int = 5
     login_window_s: int = 900
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    sqlite_synchronous: str = "normal"
 
     def checked(self) -> Settings:
         """These settings, completed (default database, a development secret) and validated.
@@ -85,6 +96,12 @@ class Settings:
             )
         if out.cookie_secure not in ("auto", "always"):
             raise SettingsError(f"cookie_secure must be 'auto' or 'always', not {out.cookie_secure!r}.")
+        if out.sqlite_synchronous not in ("normal", "full"):
+            raise SettingsError(
+                f"sqlite_synchronous must be 'normal' or 'full', not {out.sqlite_synchronous!r}."
+            )
+        if out.db_max_overflow < 0:
+            raise SettingsError(f"db_max_overflow must be 0 or more, not {out.db_max_overflow!r}.")
         for name in (
             "max_upload_bytes",
             "token_days",
@@ -92,6 +109,7 @@ class Settings:
             "session_hours",
             "login_max_failures",
             "login_window_s",
+            "db_pool_size",
         ):
             if getattr(out, name) <= 0:
                 raise SettingsError(f"{name} must be a positive whole number, not {getattr(out, name)!r}.")
