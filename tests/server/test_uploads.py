@@ -14,8 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from siform.server import uploads
+from siform.server.db import make_engine
+from siform.server.models import Device, utcnow
+from siform.server.settings import Settings, SettingsError
 from siform.server.uploads import canonical_json, check_upload, supported_versions
 
 from .conftest import Server, World, bearer, upload, variant
@@ -229,3 +233,91 @@ def test_concurrent_retries_store_one_row(
             {"h": check_upload(body, 10**7).content_sha256},
         ).scalar_one()
     assert rows == 1
+
+
+def test_numbers_and_strings_json_cannot_carry(
+    world_server: tuple[Server, World], session_doc: dict[str, Any]
+) -> None:
+    """A number beyond a float (it would read as infinity) and a lone surrogate (no UTF-8 for it) in
+    an otherwise valid session are not JSON it can be stored as: refused, nothing stored (never a
+    server error)."""
+    server, world = world_server
+    doc = variant(session_doc, 11)
+    doc["reps"][0]["score"] = 55.123456789
+    doc["source"]["gain"] = 23456.5  # source is open for extra keys
+    doc["source"]["file"] = "SURROGATE"
+    body = json.dumps(doc).encode()
+    assert all(body.count(s) == 1 for s in (b"55.123456789", b"23456.5", b"SURROGATE"))
+    answer = refused(server, world, 422, "invalid_session", body.replace(b"55.123456789", b"1e400"))
+    assert "reps/0/score" in answer["message"]
+    refused(server, world, 400, "malformed_json", body.replace(b"23456.5", b"-1e999"))
+    refused(server, world, 400, "malformed_json", body.replace(b"SURROGATE", b"\\ud800"))
+
+
+def test_a_token_revoked_during_the_upload_stores_nothing(
+    world_server: tuple[Server, World], session_doc: dict[str, Any]
+) -> None:
+    """The store re-checks the token in its own transaction (the UPDATE of the device's last use):
+    a device revoked between the authorization and the store gets 401, and nothing is stored."""
+    server, world = world_server
+    with server.engine.connect() as conn:
+        uploader = uploads.authorize(conn, f"Bearer {world.token_a}", world.patient_a)
+    assert (uploader.device_id, uploader.patient_id) == (world.device_a, world.patient_a)
+    checked = check_upload(json.dumps(variant(session_doc, 9)).encode(), 10**7)
+    with server.engine.begin() as conn:
+        conn.execute(update(Device).where(Device.id == world.device_a).values(revoked_at=utcnow()))
+    before = server.dump()
+    with pytest.raises(uploads.UploadRefusedError) as refusal:
+        uploads.store(server.engine, uploader, checked, "127.0.0.1")
+    assert refusal.value.status == 401 and refusal.value.headers
+    assert server.dump() == before
+
+
+def test_store_answers_once_then_the_same_id(
+    world_server: tuple[Server, World], session_doc: dict[str, Any]
+) -> None:
+    """The store itself (no HTTP): 201 with a new id, then 200 with that id; one row, one audit event
+    naming the device, the patient and the therapist; the device's last use is the upload's time."""
+    server, world = world_server
+    with server.engine.connect() as conn:
+        uploader = uploads.authorize(conn, f"Bearer {world.token_a}", world.patient_a)
+    checked = check_upload(json.dumps(variant(session_doc, 10)).encode(), 10**7)
+    first = uploads.store(server.engine, uploader, checked, "10.1.2.3")
+    again = uploads.store(server.engine, uploader, checked, "10.1.2.3")
+    assert first[0] == 201 and again == (200, {"id": first[1]["id"], "duplicate": True})
+    with server.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT patient_id, device_id, document FROM sessions WHERE id = :i"), {"i": first[1]["id"]}
+        ).one()
+        events = conn.execute(
+            text(
+                "SELECT actor_kind, actor_id, patient_id, therapist_id, address FROM audit_events "
+                "WHERE action = 'session.uploaded' AND address = '10.1.2.3'"
+            )
+        ).all()
+        last_used = conn.execute(
+            text("SELECT last_used_at FROM devices WHERE id = :d"), {"d": world.device_a}
+        ).scalar_one()
+    assert row.patient_id == world.patient_a and row.device_id == world.device_a
+    assert row.document == checked.canonical
+    assert [tuple(e) for e in events] == [
+        ("patient", world.device_a, world.patient_a, uploader.therapist_id, "10.1.2.3")
+    ]
+    assert last_used is not None
+
+
+def test_sqlite_settings(tmp_path: Any) -> None:
+    """SQLite: write-ahead log, synchronous NORMAL by default (FULL when asked), the pool sizes
+    given; anything but the two sync words is refused before it reaches a PRAGMA."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    for mode, expected in (("normal", 1), ("full", 2)):
+        engine = make_engine(url, sqlite_synchronous=mode, pool_size=3, max_overflow=1)
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA synchronous")).scalar_one() == expected
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert engine.pool.size() == 3  # type: ignore[attr-defined]
+        engine.dispose()
+    with pytest.raises(SettingsError):
+        make_engine(url, sqlite_synchronous="off; DROP TABLE x")
+    with pytest.raises(SettingsError):
+        Settings(database_url=url, secret_key="k" * 40, sqlite_synchronous="off").checked()
