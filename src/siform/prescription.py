@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from siform.errors import SiformError, os_reason
-from siform.specs.model import Bound, ExerciseSpec, Id, Prescription, Side
+from siform.specs.model import Bound, ExerciseSpec, Id, Side
 
 PRESCRIPTION_FORMAT = 1
 
@@ -122,8 +122,7 @@ def apply_prescription(
         value = getattr(ex, key)
         if value is not None:
             dose[key] = float(value) if key in ("hold_s", "rest_s") else value
-    if "source" in Prescription.model_fields:
-        dose |= {"source": "therapist", "updated_utc": updated_utc}
+    dose |= {"source": "therapist", "updated_utc": updated_utc}
     for check in data["checks"]:
         if check["id"] in ex.limits:
             check["limit"] = ex.limits[check["id"]].model_dump()

@@ -254,9 +254,8 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
     assert lines[1] == 'Your therapist says: "Slow on the way down."'
     doc = json.loads((out / "session.json").read_text())
     assert (doc["prescription"]["sets"], doc["prescription"]["reps"]) == (1, 3)
-    if "source" in doc["prescription"]:
-        assert doc["prescription"]["source"] == "therapist"
-        assert doc["prescription"]["updated_utc"] == prescribed.updated_utc
+    assert doc["prescription"]["source"] == "therapist"
+    assert doc["prescription"]["updated_utc"] == prescribed.updated_utc
     assert limits_of(doc, "level_pelvis") == (limit.min, limit.max)
     assert len([rep for rep in doc["reps"] if rep["number"]]) == 3  # the set ended at the therapist's 3
     assert f"{out / 'session.json'}: uploaded to your therapist" in r.stdout
@@ -274,8 +273,9 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
     r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(tmp_path / "own"),
             "--no-prescription", "--no-upload")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    own = {c["id"]: c for c in json.loads((tmp_path / "own" / "session.json").read_text())["checks"]}
-    assert own["level_pelvis"]["limit_max"] == level.limit.max
+    own = json.loads((tmp_path / "own" / "session.json").read_text())
+    assert limits_of(own, "level_pelvis") == (level.limit.min, level.limit.max)
+    assert own["prescription"] == {**spec.prescription.model_dump(), "source": "spec", "updated_utc": None}
     assert "therapist" not in r.stdout  # neither the prescription line nor an upload line
 
 

@@ -76,6 +76,11 @@ class Prescription(_Model):
     """Reps per set; for a hold exercise, holds per set (1 if not given)."""
     hold_s: float | None = Field(default=None, gt=0, le=600)
     rest_s: float = Field(default=60, ge=0, le=900)
+    source: Literal["spec", "therapist"] = "spec"
+    """Where this dose and the checks' limits came from: the spec file, or the patient's therapist
+    (``siform sync``; :func:`siform.prescription.apply_prescription`). Specs never set it."""
+    updated_utc: str | None = None
+    """For ``therapist``: when the therapist saved the prescription (ISO 8601, UTC)."""
 
 
 class RepSpec(_Model):
