@@ -514,12 +514,41 @@ def validate_session(doc: Any) -> SessionDoc:
     return validate(doc)
 
 
+_SERIES_MARK = "\u0000series\u0000"
+
+
+def session_text(doc: Mapping[str, Any]) -> str:
+    """``doc`` as ``session.json`` holds it: indented one space per level, except the per-frame
+    ``series``, whose lists are written one line each (a value per line would double a long
+    session's file). NaN or infinity are refused: the document has null for them."""
+    series = doc.get("series")
+    if not isinstance(series, Mapping):
+        return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps({**doc, "series": _SERIES_MARK}, indent=1, ensure_ascii=False, allow_nan=False)
+
+    def flat(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    signals = series.get("signals") or {}
+    rows = [f"   {flat(str(name))}: {flat(values)}" for name, values in signals.items()]
+    block = "\n".join(
+        [
+            "{",
+            *(f"  {flat(k)}: {flat(v)}," for k, v in series.items() if k != "signals"),
+            '  "signals": {' + ("\n" + ",\n".join(rows) + "\n  }" if rows else "}"),
+            " }",
+        ]
+    )
+    # only a real "series" key is followed by this quoted mark: quotes inside strings are escaped
+    return text.replace(f'"series": {json.dumps(_SERIES_MARK)}', f'"series": {block}', 1) + "\n"
+
+
 def write_session(doc: dict[str, Any], path: Path, *, durable: bool = False) -> None:
     """Write ``doc`` under a temporary name and rename it into place, so a reader never sees half a
     file. ``durable`` also syncs the file and its folder to disk before and after the rename (live
     sessions: the journal is removed only once the document cannot be lost to a power cut)."""
     tmp = path.with_suffix(path.suffix + ".part")
-    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    data = session_text(doc).encode("utf-8")
     with tmp.open("wb") as fh:
         fh.write(data)
         if durable:
