@@ -265,7 +265,18 @@ def postgres_cluster(cpus: set[int] | None) -> Iterator[tuple[str, str]]:
     try:
         subprocess.run(
             _as_postgres(
-                [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -339,6 +350,39 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
 
+def verdict(
+    answers: list[Answer],
+    sessions: int,
+    sends: int,
+    rows: int,
+    distinct_keys: int,
+    audited: int,
+    stored_ids: set[str],
+) -> list[str]:
+    """What is wrong (nothing: an empty list): every request answered, exactly one 201 per document
+    and the same id in all its answers, and as many rows, distinct keys and upload audit events as
+    documents, the rows being exactly the ids answered."""
+    problems = []
+    by_doc: dict[int, list[Answer]] = defaultdict(list)
+    for a in answers:
+        by_doc[a.doc].append(a)
+    if len(answers) != sessions * sends:
+        problems.append(f"{len(answers)} answers for {sessions * sends} requests")
+    for n, got in sorted(by_doc.items()):
+        created = [a for a in got if a.status == 201]
+        if len(created) != 1 or any(a.status not in (200, 201) for a in got):
+            problems.append(f"document {n}: answers {[a.status for a in got]}")
+        if len({a.id for a in got}) != 1:
+            problems.append(f"document {n}: different ids {sorted({a.id for a in got})}")
+    answered_ids = {a.id for a in answers if a.status in (200, 201)}
+    if not rows == distinct_keys == audited == sessions or answered_ids != stored_ids:
+        problems.append(
+            f"{rows} rows, {distinct_keys} distinct keys, {audited} upload audit events, "
+            f"{len(answered_ids & stored_ids)} of {sessions} answered ids stored"
+        )
+    return problems
+
+
 def run_once(url: str, workers: int, bodies: list[bytes], args: argparse.Namespace, folder: Path) -> Result:
     server_cpus, client_cpus = parse_cpus(args.server_cpus), parse_cpus(args.client_cpus)
     with serving(url, workers, folder, server_cpus) as (port, pid):
@@ -384,24 +428,7 @@ def run_once(url: str, workers: int, bodies: list[bytes], args: argparse.Namespa
         stored_ids = set(conn.execute(text("SELECT id FROM sessions")).scalars())
     engine.dispose()
 
-    problems = []
-    by_doc: dict[int, list[Answer]] = defaultdict(list)
-    for a in answers:
-        by_doc[a.doc].append(a)
-    if len(answers) != len(bodies) * args.sends:
-        problems.append(f"{len(answers)} answers for {len(bodies) * args.sends} requests")
-    for n, got in by_doc.items():
-        created = [a for a in got if a.status == 201]
-        if len(created) != 1 or any(a.status not in (200, 201) for a in got):
-            problems.append(f"document {n}: answers {[a.status for a in got]}")
-        if len({a.id for a in got}) != 1:
-            problems.append(f"document {n}: different ids {sorted({a.id for a in got})}")
-    answered_ids = {a.id for a in answers if a.status in (200, 201)}
-    if not rows == distinct_keys == audited == len(bodies) or answered_ids != stored_ids:
-        problems.append(
-            f"{rows} rows, {distinct_keys} distinct keys, {audited} upload audit events, "
-            f"{len(answered_ids & stored_ids)} of {len(bodies)} answered ids stored"
-        )
+    problems = verdict(answers, len(bodies), args.sends, rows, distinct_keys, audited, stored_ids)
     latencies = sorted(1000 * a.latency_s for a in answers)
     return Result(
         workers=workers,
