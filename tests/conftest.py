@@ -20,6 +20,13 @@ import numpy as np
 import pytest
 
 os.environ["SIFORM_OFFLINE"] = "1"
+# A test never uses the pairing of the machine it runs on: analyze and live upload automatically
+# on a paired machine, so every test (and every siform it starts) gets an empty client folder of its
+# own unless it sets one itself.
+if "SIFORM_CLIENT_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["SIFORM_CLIENT_DIR"] = tempfile.mkdtemp(prefix="siform-test-client-")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -497,8 +497,10 @@ SIFORM = [sys.executable, "-m", "siform"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without its SIFORM_ settings (but offline), plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIFORM_") or k == "SIFORM_OFFLINE"}
+    """This process's environment without its SIFORM_ settings (but offline, and the test run's own
+    empty client folder: never the machine's pairing), plus ``extra``."""
+    kept = ("SIFORM_OFFLINE", "SIFORM_CLIENT_DIR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIFORM_") or k in kept}
     return {**env, **extra}
 
 
