@@ -245,6 +245,11 @@ def test_therapist_sees_the_uploaded_session_and_its_trend(
 
         browser.act("document.querySelector('a[href$=\"/report\"]').click()")
         assert "Rep by rep" in browser.js("document.body.innerText")
+        # the upload carries the per-frame series: the server draws report.html's charts from them
+        charts = browser.js(
+            "[...document.querySelectorAll('#plots svg')].map(s => s.getBoundingClientRect().width)"
+        )
+        assert charts and all(width > 200 for width in charts), charts
         browser.shot(shots / "server_report.png")
 
         set_prescription(browser, live_server, patient_id, shots)

@@ -153,6 +153,32 @@ def test_report_is_drawn_from_the_stored_document(
     assert actions[-1] == "report.viewed"
 
 
+def test_report_draws_its_charts_from_the_uploaded_series(
+    world_server: tuple[Server, World], session_doc: dict[str, Any]
+) -> None:
+    """An upload carrying the per-frame ``series`` gets report.html's charts, one per signal the
+    report plots, with the captions report.html gives them; the same session without the block
+    (an upload from an older siform) gets a report without a charts section, and no error."""
+    assert session_doc.get("series", {}).get("t_ms"), "session.json carries the per-frame series"
+    server, world = world_server
+    a, _h, _c = as_role(server, world, "therapist_a")
+    r = a.get(f"/patients/{world.patient_a}/sessions/{world.session_a}/report")
+    assert r.status_code == 200
+    section = re.search(r"<section id='plots'>(.*?)</section>", r.text, re.S)
+    assert section, "the report has a charts section"
+    charts = re.findall(r"<div class='plot'><svg", section.group(1))
+    captions = re.findall(r"<p class='muted'>([^<]+)</p>", section.group(1))
+    assert charts and len(charts) == len(captions)
+    plotted = {c["signal_label"] for c in session_doc["checks"] if c.get("signal_label")}
+    assert any(label in html.unescape(" ".join(captions)) for label in plotted), captions
+    without = at(session_doc, datetime.now(UTC) - timedelta(minutes=1))
+    del without["series"]
+    up = upload(server.client(), world.token_a, world.patient_a, without)
+    assert up.status_code == 201, up.text
+    old = a.get(f"/patients/{world.patient_a}/sessions/{up.json()['id']}/report")
+    assert old.status_code == 200 and "Rep by rep" in old.text and "<section id='plots'>" not in old.text
+
+
 def test_notes_are_csrf_checked_escaped_audited_exported_and_deleted(
     world_server: tuple[Server, World],
 ) -> None:

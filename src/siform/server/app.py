@@ -566,8 +566,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/patients/{patient_id}/sessions/{session_id}/report")
     def session_report(request: Request, db: Db, user: WebUser, patient_id: str, session_id: str) -> Response:
         """The session's ``report.html``, rendered by :mod:`siform.report.html` from the stored
-        document alone: no per-frame series (uploads do not carry them yet) and no thumbnails, so
-        its charts section is absent; earlier sessions of the patient make its trend."""
+        document alone: ``render_report`` draws the charts from the document's per-frame ``series``
+        block (session format 1.5; an older upload has none, and its report no charts section); no
+        thumbnails (uploads never carry images); earlier sessions of the patient make its trend."""
         patient, record = own_session(db, user, patient_id, session_id)
         import numpy as np
 
