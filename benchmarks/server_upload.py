@@ -253,8 +253,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_cluster(cpus: set[int] | None) -> Iterator[tuple[str, str]]:
-    """A throwaway PostgreSQL 15 cluster (fsync on, as in production); yields (URL base, admin DSN)."""
+def postgres_cluster(cpus: set[int] | None) -> Iterator[tuple[str, str, int]]:
+    """A throwaway PostgreSQL 15 cluster (fsync on, as in production); yields (URL base, admin DSN,
+    the postmaster's pid, whose process tree's CPU time is the database's)."""
     if not (PG_BIN / "initdb").exists():
         raise SystemExit(f"PostgreSQL binaries not found in {PG_BIN} (Debian: apt-get install postgresql-15)")
     folder = Path(tempfile.mkdtemp(prefix="siform-bench-pg-"))
@@ -305,6 +306,7 @@ def postgres_cluster(cpus: set[int] | None) -> Iterator[tuple[str, str]]:
         yield (
             f"postgresql+psycopg://postgres@127.0.0.1:{port}/",
             f"host=127.0.0.1 port={port} user=postgres dbname=postgres",
+            int((data / "postmaster.pid").read_text().split()[0]),
         )
     finally:
         subprocess.run(
@@ -335,6 +337,7 @@ class Result:
     max_ms: float
     statuses: dict[int, int]
     server_cpu_ms: float  # per request
+    db_cpu_ms: float | None  # per request: PostgreSQL's processes, when the benchmark started them
     client_cpu_ms: float  # per request
     rows: int
     distinct_keys: int
@@ -383,7 +386,9 @@ def verdict(
     return problems
 
 
-def run_once(url: str, workers: int, bodies: list[bytes], args: argparse.Namespace, folder: Path) -> Result:
+def run_once(
+    url: str, workers: int, bodies: list[bytes], args: argparse.Namespace, folder: Path, db_pid: int | None
+) -> Result:
     server_cpus, client_cpus = parse_cpus(args.server_cpus), parse_cpus(args.client_cpus)
     with serving(url, workers, folder, server_cpus) as (port, pid):
         patient_id, tokens = login_and_invite(port, args.clients)
@@ -405,10 +410,12 @@ def run_once(url: str, workers: int, bodies: list[bytes], args: argparse.Namespa
         with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
             pool.map(time.sleep, [0] * args.clients)  # the clients started before the clock does
             cpu0 = process_tree_cpu_s(pid)
+            db0 = process_tree_cpu_s(db_pid) if db_pid else 0.0
             t0 = time.perf_counter()
             parts = pool.map(client_run, jobs)
             elapsed = time.perf_counter() - t0
             server_cpu = process_tree_cpu_s(pid) - cpu0
+            db_cpu = process_tree_cpu_s(db_pid) - db0 if db_pid else None
     answers = [a for part, _ in parts for a in part]
     client_cpu = sum(cpu for _, cpu in parts)
 
@@ -440,6 +447,7 @@ def run_once(url: str, workers: int, bodies: list[bytes], args: argparse.Namespa
         max_ms=latencies[-1],
         statuses=dict(sorted(Counter(a.status for a in answers).items())),
         server_cpu_ms=1000 * server_cpu / max(1, len(answers)),
+        db_cpu_ms=1000 * db_cpu / max(1, len(answers)) if db_cpu is not None else None,
         client_cpu_ms=1000 * client_cpu / max(1, len(answers)),
         rows=rows,
         distinct_keys=distinct_keys,
@@ -456,7 +464,8 @@ def report(r: Result, sessions: int, elapsed_per_session: bool = True) -> None:
     )
     print(
         f"    answers {r.statuses}; CPU per request: server {r.server_cpu_ms:.2f} ms, "
-        f"clients {r.client_cpu_ms:.2f} ms"
+        + (f"PostgreSQL {r.db_cpu_ms:.2f} ms, " if r.db_cpu_ms is not None else "")
+        + f"clients {r.client_cpu_ms:.2f} ms"
     )
     verdict = "none lost, none duplicated" if r.ok else "MISMATCH: " + "; ".join(r.problems[:5])
     print(
@@ -507,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = new_pg_database(pg[1], pg[0], f"bench_{workers}_{os.getpid()}")
             else:
                 url = f"sqlite:///{folder / f'server-{workers}.sqlite3'}"
-            result = run_once(url, workers, bodies, args, folder)
+            result = run_once(url, workers, bodies, args, folder, pg[2] if pg else None)
             report(result, args.sessions)
             results.append(result)
     load = os.getloadavg()

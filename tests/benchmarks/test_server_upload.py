@@ -38,7 +38,9 @@ def check_output(
         assert line, out.stdout
         assert int(line.group(1)) == sessions * sends and int(line.group(2)) > 0
     assert re.search(r"latency ms p50 [\d.]+, p95 [\d.]+", out.stdout)
-    assert re.search(r"CPU per request: server [\d.]+ ms, clients [\d.]+ ms", out.stdout)
+    assert re.search(
+        r"CPU per request: server [\d.]+ ms, (PostgreSQL [\d.]+ ms, )?clients [\d.]+ ms", out.stdout
+    )
     verdict = f"rows: {sessions} stored, {sessions} distinct, {sessions} audited, {sessions} sent"
     assert out.stdout.count(verdict) == len(workers), out.stdout
     assert out.stdout.count("none lost, none duplicated") == len(workers)
@@ -57,6 +59,7 @@ def test_postgresql_one_and_two_workers() -> None:
         pytest.skip("running as root without runuser: PostgreSQL cannot be started as another user")
     out = run("--database", "postgresql", "--sessions", "16", "--workers", "1,2", "--threads", "2")
     check_output(out, 16, 2, [1, 2])
+    assert out.stdout.count("PostgreSQL") >= 2  # its processes' CPU time, per run
 
 
 def test_the_verdict_catches_a_lost_and_a_doubled_row() -> None:

@@ -1000,7 +1000,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         statements in ``uploads`` rather than the ORM (see its docstring)."""
 
         def authorize() -> uploads.Uploader:
-            with engine.connect() as conn:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 return uploads.authorize(conn, request.headers.get("authorization", ""), patient_id)
 
         uploader = await run_in_threadpool(authorize)  # 401/404 before a byte of the body is read
