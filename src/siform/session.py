@@ -192,7 +192,7 @@ def series_block(
     parts: Sequence[tuple[npt.ArrayLike, Mapping[str, npt.ArrayLike]]],
     spec: ExerciseSpec,
     names: Sequence[str],
-) -> Any:
+) -> SeriesDoc | MISSING:
     """The ``series`` block from one or more stretches of frames (a review: one; a live session: one
     per set, in time order, a null row between two sets so charts break over the rest); absent when
     there are no frames. A signal a stretch lacks is null there."""
