@@ -338,7 +338,21 @@ def test_a_live_series_runs_across_sets_in_time_order(live_sets: list[LiveSet]) 
     recovered = [replace(s, t_ms=None, signals={}) for s in live_sets]
     assert "series" not in live_doc(recovered)
     served = render_report(doc, np.zeros(0, dtype=np.int64), {}, {}, [])
-    assert served.count("<svg") >= len(series["signals"])
+    charts = {
+        re.search(r'aria-label="([^"]*)"', svg).group(1): svg  # type: ignore[union-attr]
+        for svg in re.findall(r"<svg.*?</svg>", served, flags=re.S)
+    }
+    assert len(charts) == 1 + len(doc["checks"])  # how the reps were found, then one per check
+    # each set numbers its reps from 1: a rep failing in one set marks only itself, not its namesake
+    for check in doc["checks"]:
+        failing = {
+            (r["set"], r["number"])
+            for r in doc["reps"]
+            for c in r["checks"]
+            if c["id"] == check["id"] and c["scored"] and c["passed"] is False
+        }
+        assert charts[f"{check['name']} over time"].count("✗") == len(failing), check["id"]
+    assert any(c.count("✗") for c in charts.values())
 
 
 def test_session_text_keeps_the_series_on_one_line_per_list(

@@ -95,8 +95,14 @@ def _finite_range(*arrays: npt.ArrayLike) -> tuple[float, float] | None:
     return lo - pad, hi + pad
 
 
-def _shade_items(ax: Any, items: Sequence[dict[str, Any]], noun: str, failing: set[int]) -> None:
-    """Shade each rep (hold) and number it above the plot; failing ones in red."""
+def item_key(item: dict[str, Any]) -> tuple[Any, int]:
+    """A rep or hold among a session's: its number, and its set in a live session, where each set
+    numbers its reps from 1 again (rep 2 of set 1 failing says nothing of rep 2 of set 2)."""
+    return item.get("set"), int(item["number"])
+
+
+def _shade_items(ax: Any, items: Sequence[dict[str, Any]], noun: str, failing: set[tuple[Any, int]]) -> None:
+    """Shade each rep (hold) and number it above the plot; failing ones (:func:`item_key`) in red."""
     for item in items:
         x0, x1 = item["start_ms"] / 1000.0, item["end_ms"] / 1000.0
         counted = item.get("outcome", "complete") == "complete"
@@ -114,7 +120,7 @@ def _shade_items(ax: Any, items: Sequence[dict[str, Any]], noun: str, failing: s
                 color="#666666",
             )
             continue
-        bad = num in failing
+        bad = item_key(item) in failing
         ax.axvspan(x0, x1, color=FAIL_COLOUR if bad else REP_SHADE, alpha=0.18 if bad else 0.22, linewidth=0)
         ax.text(
             (x0 + x1) / 2,
@@ -208,7 +214,7 @@ def check_plot(
     t = np.asarray(t_ms, dtype=np.float64) / 1000.0
     y = np.asarray(values, dtype=np.float64)
     results = [(it, c) for it in items for c in it["checks"] if c["id"] == check["id"]]
-    failing = {int(it["number"]) for it, c in results if c["scored"] and c["passed"] is False}
+    failing = {item_key(it) for it, c in results if c["scored"] and c["passed"] is False}
     offset = 0.0
     if check["baseline"] == "set_median":
         bases = [c["baseline"] for _it, c in results if c["baseline"] is not None]
