@@ -98,11 +98,12 @@ class SqliteWriters:
     lock, across uvicorn's worker processes by ``flock`` on a file beside the database.
 
     SQLite itself lets only one writer in and makes the others poll (its busy handler sleeps 1, 2,
-    5, 10... ms between tries), so under a burst of uploads from several workers the writers spent
-    most of their time asleep with the lock free: about 140 uploads/s and a p99 of 0.8 s with two
-    workers here. Queued on a kernel lock they wake as soon as it is released. Only the upload
-    path takes it; anything else that writes still waits on SQLite's own lock, so it is an
-    optimisation, never needed for correctness.
+    5, 10... ms between tries), so under a burst a writer can sleep on with the lock long free.
+    Queued on a kernel lock they wake as soon as it is released. In the upload benchmark with two
+    workers (two runs each, load about 1) throughput was the same within the noise, the tail was
+    not: p95 32-46 ms and the slowest upload 134 ms with it, 55-68 ms and 445-647 ms without. Only
+    the upload path takes it; anything else that writes still waits on SQLite's own lock, so it is
+    an optimisation, never needed for correctness.
     """
 
     def __init__(self, database: str) -> None:
