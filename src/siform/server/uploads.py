@@ -12,12 +12,13 @@ id with other content is a conflict (409), never an overwrite.
 
 Storing is the hot path of a clinic's server (every patient's machine uploads after every session,
 and retries after every lost answer), so it is written for few statements per upload, in SQLAlchemy
-Core rather than the ORM (no identity map, no unit of work; the ORM cost about 3 ms per upload here,
-these statements about 1 ms): one indexed SELECT to authorize (the device joined to its patient, by
-the token's sha256), then in one transaction an UPDATE of the device's last use (which re-checks
-that the token is still valid, and on SQLite takes the write lock first, so no read snapshot has to
-be upgraded), ``INSERT ... ON CONFLICT DO NOTHING`` on the (patient, session key) unique constraint
-(the duplicate check: no SELECT before it), and the audit event. Only a retry reads the stored row
+Core rather than the ORM (no identity map, no unit of work; in-process, an upload of a 7 KiB
+document without validation took 4.2 ms through the ORM and 1.6 ms with these statements): one
+indexed SELECT to authorize (the device joined to its patient, by the token's sha256), then in one
+transaction an UPDATE of the device's last use (which re-checks that the token is still valid, and
+on SQLite takes the write lock first, so no read snapshot has to be upgraded), ``INSERT ... ON
+CONFLICT DO NOTHING`` on the (patient, session key) unique constraint (the duplicate check: no
+SELECT before it), and the audit event. Only a retry reads the stored row
 (its content hash and id), to answer 200 with the same id or 409.
 """
 
