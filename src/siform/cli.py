@@ -189,6 +189,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from siform.review import check_out_dir, review_video
         from siform.specs.load import find_spec
 
+    from siform.live.command import check_share_video
+
+    check_share_video(args)
     target = Path(args.video)
     if target.is_dir():
         videos = sorted(p for p in target.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
@@ -242,7 +245,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if not args.no_upload:
             from siform.server.client import upload_if_paired
 
-            uploaded = upload_if_paired(output.files["session"])
+            uploaded = upload_if_paired(output.files["session"], video if args.share_video else None)
             if uploaded:
                 print(uploaded)
         if output.problems:  # what could be analysed is written; say what was not, in one line
@@ -331,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     from siform.live.command import add_server_arguments
 
-    add_server_arguments(p)
+    add_server_arguments(p, "the input video")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("exercises", help="list the exercises siform knows, with their views and checks")

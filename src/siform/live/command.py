@@ -68,21 +68,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--model", metavar="FILE", help="a .task pose bundle of your own instead of the managed one"
     )
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
-    add_server_arguments(p)
+    add_server_arguments(p, "recording.mp4 (needs --record)")
     from siform.live.checkin import add_checkin_arguments
 
     add_checkin_arguments(p)
     p.set_defaults(func=cmd_live)
 
 
-def add_server_arguments(p: argparse.ArgumentParser) -> None:
-    """``--no-prescription`` and ``--no-upload``, shared by ``siform live`` and ``siform analyze``."""
+def add_server_arguments(p: argparse.ArgumentParser, video_words: str = "the video") -> None:
+    """``--no-prescription``, ``--no-upload`` and ``--share-video``, shared by ``siform live`` and
+    ``siform analyze`` (``video_words`` says which video is shared)."""
     p.add_argument("--no-prescription", action="store_true",
                    help="ignore the prescription 'siform sync' fetched from your therapist: use the "
                    "exercise's own dose and limits")  # fmt: skip
     p.add_argument("--no-upload", action="store_true",
                    help="do not send session.json to your therapist's server (sent automatically once "
-                   "this device is paired; videos are never uploaded)")  # fmt: skip
+                   "this device is paired; a video only with --share-video)")  # fmt: skip
+    p.add_argument("--share-video", action="store_true",
+                   help=f"also send {video_words} to your therapist's server, after session.json (it "
+                   "shows you; queued with the session when offline). Without it nothing but "
+                   "session.json leaves this machine")  # fmt: skip
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -95,6 +100,14 @@ def cmd_live(args: argparse.Namespace) -> int:
         from siform.errors import InputError
 
         raise InputError("--pace fast needs --source VIDEO: a camera cannot be played faster.")
+    check_share_video(args)
+    if args.share_video and not args.record:
+        from siform.errors import InputError
+
+        raise InputError(
+            "--share-video shares the raw camera video, which only --record keeps.",
+            "Add --record to keep recording.mp4 and share it.",
+        )
     rx = prescribed_spec(spec, use=not args.no_prescription)  # the therapist's dose and limits
     for line in rx.lines:
         print(line, flush=True)
@@ -131,13 +144,32 @@ def cmd_live(args: argparse.Namespace) -> int:
         if not args.no_upload and _stamp(session) not in (before, None):
             from siform.server.client import queue_if_paired
 
-            _say(queue_if_paired(session))
+            _say(queue_if_paired(session, _shared(args, opts.out_dir)))
         raise
     if not args.no_upload and _stamp(session) not in (before, None):
         from siform.server.client import upload_if_paired
 
-        _say(upload_if_paired(session))
+        _say(upload_if_paired(session, _shared(args, opts.out_dir)))
     return code
+
+
+def check_share_video(args: argparse.Namespace) -> None:
+    """``--share-video`` with ``--no-upload`` contradicts itself: say so before any work."""
+    if getattr(args, "share_video", False) and args.no_upload:
+        from siform.errors import InputError
+
+        raise InputError("--share-video and --no-upload contradict each other: choose one.")
+
+
+def _shared(args: argparse.Namespace, out_dir: Path) -> Path | None:
+    """The video the patient chose to share: this run's recording.mp4 (None without the opt-in)."""
+    if not args.share_video:
+        return None
+    video = out_dir / "recording.mp4"
+    if not video.is_file():
+        _say(f"Video not shared: {video} was not written.")
+        return None
+    return video
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

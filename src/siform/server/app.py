@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from siform import __version__
 from siform.prescription import PatientPrescription
 from siform.report.text import fmt_limit, fmt_score, fmt_value
-from siform.server import dashboard, prescribe, security, uploads
+from siform.server import dashboard, media, prescribe, security, uploads
 from siform.server.db import engine_for, session_factory
 from siform.server.models import (
     AuditEvent,
@@ -42,6 +42,7 @@ from siform.server.models import (
     PrescriptionVersion,
     SessionNote,
     SessionRecord,
+    SessionVideo,
     Therapist,
     WebLogin,
     utcnow,
@@ -61,7 +62,7 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 
 NOTE_MAX_CHARS = 5000
@@ -259,6 +260,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
         response.headers.update(headers)
         return response
+
+    @app.exception_handler(media.MediaRefusedError)
+    def _media_refused(_request: Request, exc: media.MediaRefusedError) -> Response:
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
 
     @app.exception_handler(UploadRefusedError)
     def _refused(_request: Request, exc: UploadRefusedError) -> Response:
@@ -550,6 +555,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             .where(SessionNote.session_id == record.id)
             .order_by(SessionNote.created_at, SessionNote.id)
         ).all()
+        video = db.scalar(select(SessionVideo).where(SessionVideo.session_id == record.id))
         audit(db, request, "therapist", user.therapist.id, patient, "session.viewed", record.id)
         db.commit()
         return page(
@@ -558,6 +564,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             user=user,
             patient=patient,
             record=record,
+            video=video,
             doc=json.loads(record.document),
             notes=notes,
             note_max=NOTE_MAX_CHARS,
@@ -596,6 +603,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         audit(db, request, "therapist", user.therapist.id, patient, "report.viewed", record.id)
         db.commit()
         return HTMLResponse(html, headers=PAGE_HEADERS)
+
+    @app.get("/patients/{patient_id}/sessions/{session_id}/video")
+    def session_video(request: Request, db: Db, user: WebUser, patient_id: str, session_id: str) -> Response:
+        """The video the patient shared with this session, with HTTP ranges (Starlette's
+        ``FileResponse``), so the page's player can seek. A player asks for many ranges while it
+        plays; ``video.viewed`` is audited once per view: a request without a range or from byte 0."""
+        patient, record = own_session(db, user, patient_id, session_id)
+        video = db.scalar(select(SessionVideo).where(SessionVideo.session_id == record.id))
+        if video is None:
+            raise HTTPException(404, "The patient did not share a video of this session.")
+        path = media.video_path(settings.media_dir, patient.id, video.file_name)
+        if not path.is_file():
+            raise HTTPException(404, "The video of this session is missing from the server's media folder.")
+        wanted = request.headers.get("range", "").replace(" ", "")
+        if not wanted or wanted.startswith("bytes=0-"):
+            audit(db, request, "therapist", user.therapist.id, patient, "video.viewed", record.id)
+            db.commit()
+        return FileResponse(
+            path,
+            media_type=video.media_type,
+            filename=f"siform-session-{record.id}{path.suffix}",
+            content_disposition_type="inline",
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
 
     @app.post("/patients/{patient_id}/sessions/{session_id}/notes")
     def add_note(
@@ -793,6 +824,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         events = db.scalars(
             select(AuditEvent).where(AuditEvent.patient_id == patient.id).order_by(AuditEvent.id)
         ).all()
+        videos = db.scalars(
+            select(SessionVideo)
+            .where(SessionVideo.patient_id == patient.id)
+            .order_by(SessionVideo.uploaded_at)
+        ).all()
         _row, prescription = prescription_of(db, patient.id)
         versions = db.scalars(
             select(PrescriptionVersion)
@@ -836,6 +872,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                     "text": n.text,
                 }
                 for n in notes
+            ],
+            "videos": [  # what is stored, not the bytes (the therapist's session page plays them)
+                {
+                    "session_id": v.session_id,
+                    "file_name": v.file_name,
+                    "media_type": v.media_type,
+                    "size_bytes": v.size_bytes,
+                    "sha256": v.sha256,
+                    "uploaded_utc": iso(v.uploaded_at),
+                }
+                for v in videos
             ],
             "prescription": prescription.model_dump(mode="json") if prescription is not None else None,
             "prescription_history": [
@@ -894,7 +941,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         n = db.scalar(
             select(func.count()).select_from(SessionRecord).where(SessionRecord.patient_id == patient.id)
         )
-        for table in (SessionNote, SessionRecord, Device, Invite, PrescriptionVersion, PrescriptionRecord):
+        videos = db.scalar(
+            select(func.count()).select_from(SessionVideo).where(SessionVideo.patient_id == patient.id)
+        )
+        for table in (
+            SessionNote,
+            SessionVideo,
+            SessionRecord,
+            Device,
+            Invite,
+            PrescriptionVersion,
+            PrescriptionRecord,
+        ):
             db.execute(delete(table).where(table.patient_id == patient.id))
         audit(
             db,
@@ -903,10 +961,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             user.therapist.id,
             patient,
             "patient.deleted",
-            f"{n} session(s), devices, invites and prescriptions deleted",
+            f"{n} session(s), {videos} video(s), devices, invites and prescriptions deleted",
         )
         db.execute(delete(Patient).where(Patient.id == patient.id))
         db.commit()
+        media.delete_patient_media(settings.media_dir, patient.id)  # the rows are gone: now the files
         return RedirectResponse("/patients", status_code=303)
 
     # -- device API -----------------------------------------------------------------------------------
@@ -1055,6 +1114,100 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         audit(db, request, "patient", device.id, patient, "session.viewed", record.id)
         db.commit()
         return Response(record.document, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    @app.put(f"{API}/patients/{{patient_id}}/sessions/{{session_id}}/video")
+    async def put_video(request: Request, patient_id: str, session_id: str) -> Response:
+        """Store the video of an uploaded session, sent only because the patient opted in
+        (``--share-video``). ``session_id`` is the id the session's upload answered. The body is
+        streamed to disk (``media.Incoming``), never held in memory; larger than ``max_video_bytes``
+        is 413, not an MP4/MOV/WebM 415, and nothing is kept. Idempotent: the same bytes again
+        answer 200 with the stored video, other bytes 409 (the stored one stays)."""
+
+        def authorize() -> tuple[str, str]:
+            with factory() as db:
+                device, patient = device_patient(request, db, patient_id)
+                record = db.get(SessionRecord, session_id)
+                if record is None or record.patient_id != patient.id:
+                    raise HTTPException(404, "No such session: upload its session.json first.")
+                return device.id, record.id  # not committed: a refused video changes nothing
+
+        device_id, record_id = await run_in_threadpool(authorize)  # before a byte of the body is read
+        limit = settings.max_video_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise media.MediaRefusedError(413, "too_large", f"The video is larger than {limit} bytes.")
+        incoming = await run_in_threadpool(media.Incoming.start, settings.media_dir, limit)
+        try:
+            async for chunk in request.stream():
+                await run_in_threadpool(incoming.write, chunk)
+            digest = await run_in_threadpool(incoming.finish)
+        except BaseException:
+            incoming.discard()
+            raise
+
+        def answer(row: SessionVideo, duplicate: bool) -> dict[str, Any]:
+            return {
+                "id": row.id,
+                "session_id": row.session_id,
+                "size_bytes": row.size_bytes,
+                "sha256": row.sha256,
+                "media_type": row.media_type,
+                "duplicate": duplicate,
+            }
+
+        def stored(db: Session) -> tuple[int, dict[str, Any]] | None:
+            row = db.scalar(select(SessionVideo).where(SessionVideo.session_id == record_id))
+            if row is None:
+                return None
+            if row.sha256 != digest:
+                raise media.MediaRefusedError(
+                    409,
+                    "conflict",
+                    "This session has another video already; the server keeps the first one sent.",
+                )
+            return 200, answer(row, True)
+
+        def store() -> tuple[int, dict[str, Any]]:
+            with factory() as db:
+                device = db.get(Device, device_id)
+                if device is not None:
+                    device.last_used_at = utcnow()
+                found = stored(db)
+                if found is not None:
+                    db.commit()
+                    return found
+                patient = db.get(Patient, patient_id)
+                if patient is None:  # deleted while the video came in
+                    raise HTTPException(404, "No such patient.")
+                name = incoming.keep(settings.media_dir, patient_id)
+                row = SessionVideo(
+                    session_id=record_id,
+                    patient_id=patient_id,
+                    file_name=name,
+                    media_type=incoming.media_type,
+                    size_bytes=incoming.size,
+                    sha256=digest,
+                    device_id=device_id,
+                )
+                db.add(row)
+                detail = f"{record_id} {incoming.size} bytes {incoming.media_type}"
+                audit(db, request, "patient", device_id, patient, "video.uploaded", detail)
+                try:
+                    db.commit()
+                except IntegrityError:  # the same session's video stored a moment ago, or the session gone
+                    db.rollback()
+                    media.video_path(settings.media_dir, patient_id, name).unlink(missing_ok=True)
+                    found = stored(db)
+                    if found is None:
+                        raise HTTPException(404, "No such session.") from None
+                    return found
+                return 201, answer(row, False)
+
+        try:
+            status, body = await run_in_threadpool(store)
+        finally:
+            incoming.discard()  # a no-op once kept
+        return JSONResponse(body, status_code=status)
 
     @app.get(f"{API}/patients/{{patient_id}}/prescription")
     def device_prescription(request: Request, db: Db, patient_id: str) -> Response:

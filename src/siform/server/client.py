@@ -10,7 +10,12 @@ The server stores a session once however often it is sent, so a retry is always 
 
 For automatic uploads after ``siform live`` or ``siform analyze``: call :func:`upload_if_paired`
 with the written ``session.json``; it does nothing on an unpaired machine and never raises. Only
-``session.json`` is ever sent: never a video.
+``session.json`` is sent, never a picture of the patient, unless the patient opts in for that
+session (``--share-video``): then, after the session is stored, its video goes too (a ``PUT`` to
+the session the upload answered, streamed from the file). Offline, the video waits in the queue as
+a ``.video`` entry that names the file and its sha256 (not a copy of it); it is sent only if the
+file is still the same, else dropped with a line saying so. The server stores one video per
+session, so a retry is safe.
 
 ``siform sync`` fetches the therapist's prescription (``siform.prescription``) into
 ``prescription.json`` beside ``server.json``, says what to do in plain words, and sends the queue.
@@ -104,8 +109,16 @@ class Answer:
     body: dict[str, Any]
 
 
-def _call(method: str, url: str, body: bytes | None = None, token: str | None = None) -> Answer:
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+def _call(
+    method: str,
+    url: str,
+    body: bytes | Any | None = None,
+    token: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> Answer:
+    """One request; ``body`` is bytes, or an open binary file sent in blocks (``extra`` then gives
+    its Content-Length and type, so a video is never read into memory)."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json", **(extra or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310 (checked)
@@ -161,15 +174,16 @@ class Sent:
     name: str
     outcome: str  # "stored", "already stored", "queued", "refused"
     message: str = ""
+    session_id: str = ""  # the server's id of the stored session (stored, already stored)
+    kind: str = "session"  # or "video"
 
 
 def send(pairing: Pairing, raw: bytes, name: str) -> Sent:
     url = f"{pairing.server}/api/v1/patients/{pairing.patient_id}/sessions"
     answer = _call("POST", url, raw, pairing.token)
-    if answer.status == 201:
-        return Sent(name, "stored")
-    if answer.status == 200:
-        return Sent(name, "already stored")
+    if answer.status in (200, 201):
+        stored = "stored" if answer.status == 201 else "already stored"
+        return Sent(name, stored, session_id=str(answer.body.get("id") or ""))
     if answer.status == 0 or answer.status >= 500 or answer.status == 429:
         _queue(raw)
         return Sent(name, "queued", str(answer.body.get("message") or f"HTTP {answer.status}"))
@@ -178,8 +192,104 @@ def send(pairing: Pairing, raw: bytes, name: str) -> Sent:
     )
 
 
-def upload(paths: list[Path]) -> list[Sent]:
-    """Send the queue, then ``paths``; each file's outcome (the queue's files are named by hash)."""
+VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm"}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def send_video(pairing: Pairing, session_id: str, video: Path, name: str | None = None) -> Sent:
+    """Send ``video`` as the video of the stored session ``session_id`` (streamed from the file)."""
+    name = name or str(video)
+    url = f"{pairing.server}/api/v1/patients/{pairing.patient_id}/sessions/{session_id}/video"
+    try:
+        size = video.stat().st_size
+        with video.open("rb") as f:
+            kind = VIDEO_TYPES.get(video.suffix.lower(), "application/octet-stream")
+            extra = {"Content-Type": kind, "Content-Length": str(size)}
+            answer = _call("PUT", url, f, pairing.token, extra)
+    except OSError as exc:
+        return Sent(name, "refused", f"cannot read it: {exc.strerror}", kind="video")
+    if answer.status == 201:
+        return Sent(name, "stored", session_id=session_id, kind="video")
+    if answer.status == 200:
+        return Sent(name, "already stored", session_id=session_id, kind="video")
+    message = str(answer.body.get("message") or answer.body.get("detail") or f"HTTP {answer.status}")
+    if answer.status == 0 or answer.status >= 500 or answer.status == 429:
+        return Sent(name, "queued", message, session_id=session_id, kind="video")
+    return Sent(name, "refused", message, kind="video")
+
+
+def _queue_video(raw_session: bytes, video: Path) -> Path:
+    """Keep a shared video for later: the session it belongs to (its document, small) and the
+    video's path and sha256; never a copy of the video."""
+    folder = queue_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(raw_session).hexdigest()}.video"
+    entry = {
+        "video": str(video.resolve()),
+        "sha256": file_sha256(video),
+        "session": raw_session.decode("utf-8"),
+    }
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps(entry), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def share_video(pairing: Pairing, raw_session: bytes, session_sent: Sent, video: Path) -> Sent:
+    """After ``session_sent``: the video's outcome (sent, queued with its session, or not sent)."""
+    name = str(video)
+    if session_sent.outcome in ("stored", "already stored") and session_sent.session_id:
+        sent = send_video(pairing, session_sent.session_id, video)
+        if sent.outcome == "queued":
+            _queue_video(raw_session, video)
+        return sent
+    if session_sent.outcome == "queued":
+        try:
+            _queue_video(raw_session, video)
+        except OSError as exc:
+            return Sent(name, "refused", f"not queued: {exc.strerror}", kind="video")
+        return Sent(name, "queued", session_sent.message, kind="video")
+    return Sent(name, "refused", "not sent: its session was not stored", kind="video")
+
+
+def _send_queued_video(pairing: Pairing, entry_path: Path) -> Sent:
+    """One ``.video`` queue entry: its session again (the server answers its id), then the video
+    if the file is still the one the patient chose to share."""
+    try:
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        video, sha, raw = Path(entry["video"]), str(entry["sha256"]), str(entry["session"]).encode("utf-8")
+    except (OSError, ValueError, KeyError, TypeError):
+        name = f"queued video {entry_path.name[:12]}"
+        return Sent(name, "refused", "the queue entry is unreadable", kind="video")
+    name = f"queued video {video}"
+    try:
+        same = file_sha256(video) == sha
+    except OSError as exc:
+        return Sent(name, "refused", f"not sent: the file is gone ({exc.strerror})", kind="video")
+    if not same:
+        return Sent(name, "refused", "not sent: the file changed since it was queued", kind="video")
+    session_sent = send(pairing, raw, f"queued {entry_path.name[:12]}")
+    if session_sent.outcome == "queued":
+        return Sent(name, "queued", session_sent.message, kind="video")
+    if session_sent.outcome == "refused":
+        why = f"not sent: its session was refused ({session_sent.message})"
+        return Sent(name, "refused", why, kind="video")
+    return send_video(pairing, session_sent.session_id, video, name)
+
+
+def upload(paths: list[Path], video: Path | None = None) -> list[Sent]:
+    """Send the queue (sessions, then queued videos), then ``paths``; each file's outcome (the
+    queue's files are named by hash). ``video``, with one path only: that session's video, sent
+    because the patient opted in (``--share-video``, ``siform upload --video``)."""
+    if video is not None and len(paths) != 1:
+        raise ClientError("A video goes with one session.json: give exactly one.")
     pairing = load_pairing()
     if pairing is None:
         raise ClientError(
@@ -194,46 +304,74 @@ def upload(paths: list[Path]) -> list[Sent]:
         results.append(sent)
         if sent.outcome == "queued":
             break  # the server is still away: keep the rest for later
+    else:
+        for entry in sorted(queue_dir().glob("*.video")) if queue_dir().is_dir() else []:
+            sent = _send_queued_video(pairing, entry)
+            if sent.outcome != "queued":
+                entry.unlink()  # sent, or not sendable any more (said in its line)
+            results.append(sent)
+            if sent.outcome == "queued":
+                break
     for path in paths:
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise ClientError(f"{path}: cannot read it ({exc.strerror}).") from exc
         results.append(send(pairing, raw, str(path)))
+        if video is not None:
+            results.append(share_video(pairing, raw, results[-1], video))
     return results
 
 
-def upload_if_paired(session_json: Path) -> str | None:
-    """For ``live``/``analyze``: upload a just-written session on a paired machine; one line to
-    show, or None when unpaired. Never raises: the session is safe on disk either way."""
+NOT_PAIRED_VIDEO = "Video not shared: this device is not paired with a therapist's server."
+
+
+def upload_if_paired(session_json: Path, video: Path | None = None) -> str | None:
+    """For ``live``/``analyze``: upload a just-written session on a paired machine (and ``video``,
+    when the patient opted in); the lines to show, or None when unpaired and no video was asked
+    for. Never raises: the session is safe on disk either way."""
     try:
         if load_pairing() is None:
-            return None
-        (sent,) = upload([session_json])[-1:]
+            return NOT_PAIRED_VIDEO if video is not None else None
+        results = upload([session_json], video)
     except (SiformError, OSError) as exc:
-        return f"Not uploaded: {exc}"
-    return _line(sent)
+        return f"Not uploaded: {exc}" + ("; the video was not shared either." if video is not None else "")
+    return "\n".join(_line(s) for s in results[-(2 if video is not None else 1) :])
 
 
-def queue_if_paired(session_json: Path) -> str | None:
-    """For a session ended by Ctrl-C: queue it without touching the network (the patient asked to
-    stop now); the next ``siform upload`` or ``siform sync`` sends it. Never raises."""
+def queue_if_paired(session_json: Path, video: Path | None = None) -> str | None:
+    """For a session ended by Ctrl-C: queue it (and the video the patient chose to share) without
+    touching the network (the patient asked to stop now); the next ``siform upload`` or ``siform
+    sync`` sends it. Never raises."""
     try:
         if load_pairing() is None:
-            return None
-        _queue(session_json.read_bytes())
+            return NOT_PAIRED_VIDEO if video is not None else None
+        raw = session_json.read_bytes()
+        _queue(raw)
+        lines = [_line(Sent(str(session_json), "queued"))]
+        if video is not None:
+            _queue_video(raw, video)
+            lines.append(_line(Sent(str(video), "queued", kind="video")))
     except (SiformError, OSError) as exc:
         return f"Not queued for upload: {exc}"
-    return _line(Sent(str(session_json), "queued"))
+    return "\n".join(lines)
 
 
 def _line(sent: Sent) -> str:
-    text = {
-        "stored": "uploaded to your therapist",
-        "already stored": "already on your therapist's server",
-        "queued": "queued: will be sent by the next siform upload or siform sync",
-        "refused": "refused by the server",
-    }[sent.outcome]
+    if sent.kind == "video":
+        text = {
+            "stored": "video shared with your therapist",
+            "already stored": "video already on your therapist's server",
+            "queued": "video queued: will be sent by the next siform upload or siform sync",
+            "refused": "video NOT shared",
+        }[sent.outcome]
+    else:
+        text = {
+            "stored": "uploaded to your therapist",
+            "already stored": "already on your therapist's server",
+            "queued": "queued: will be sent by the next siform upload or siform sync",
+            "refused": "refused by the server",
+        }[sent.outcome]
     return f"{sent.name}: {text}" + (f" ({sent.message})" if sent.message else "")
 
 
@@ -253,7 +391,10 @@ def _default_device_name() -> str:
 
 
 def cmd_upload(args: Any) -> int:
-    results = upload([Path(p) for p in args.sessions])
+    video = Path(args.video) if getattr(args, "video", None) else None
+    if video is not None and not video.is_file():
+        raise ClientError(f"{video}: no such video file; nothing was sent.")
+    results = upload([Path(p) for p in args.sessions], video)
     if not results:
         print("Nothing to upload: the queue is empty.")
     for sent in results:
@@ -397,13 +538,16 @@ def cmd_sync(args: Any) -> int:
 
 def _send_queue() -> None:
     """While connected, send the sessions queued offline; one line when there were any."""
-    if not queue_dir().is_dir() or not any(queue_dir().glob("*.json")):
+    queued = [*queue_dir().glob("*.json"), *queue_dir().glob("*.video")] if queue_dir().is_dir() else []
+    if not queued:
         return
     results = upload([])
-    sent = sum(r.outcome in ("stored", "already stored") for r in results)
+    sent = sum(r.outcome in ("stored", "already stored") and r.kind == "session" for r in results)
+    videos = sum(r.outcome in ("stored", "already stored") and r.kind == "video" for r in results)
     refused = [r for r in results if r.outcome == "refused"]
-    left = len(list(queue_dir().glob("*.json")))
+    left = len(list(queue_dir().glob("*.json"))) + len(list(queue_dir().glob("*.video")))
     parts = [f"{sent} queued session(s) sent to your therapist"] if sent else []
+    parts += [f"{videos} queued video(s) shared with your therapist"] if videos else []
     parts += [f"{len(refused)} refused ({refused[0].message})"] if refused else []
     parts += [f"{left} still queued"] if left else []
     print("; ".join(parts) + ".")

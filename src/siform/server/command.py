@@ -5,6 +5,7 @@
     siform serve [--host H] [--port P] [--database-url URL] [--workers N] [--dev]
     siform pair https://SERVER CODE [--name NAME]
     siform upload [SESSION.json ...]
+    siform upload SESSION.json --video FILE     # the patient shares that session's video too
     siform sync
 
 Both apply the database migrations first (once, here, before any worker starts, so several workers
@@ -78,8 +79,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--allow-http", action="store_true", help="allow an unencrypted http:// server")
     p.set_defaults(func=_cmd_pair)
 
-    p = sub.add_parser("upload", help="send session.json files to your therapist (and any queued ones)")
+    p = sub.add_parser(
+        "upload",
+        help="send session.json files to your therapist (and any queued ones)",
+        description="Send session.json files to your therapist's server (and any queued while offline). "
+        "Only session.json leaves this machine, never a video or picture of you, unless you add --video.",
+    )
     p.add_argument("sessions", nargs="*", help="session.json files (none: send the queue only)")
+    p.add_argument(
+        "--video",
+        metavar="FILE",
+        help="also share this video of the session (one session.json) with your therapist: it shows you. "
+        "Sent after the session is stored; queued with it when offline",
+    )
     p.set_defaults(func=_cmd_upload)
 
     p = sub.add_parser(
@@ -87,7 +99,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="fetch your therapist's prescription (exercises, dose, limits) and send queued sessions",
         description="Fetch the prescription your therapist set on the server and keep it on this device: "
         "'siform live' and 'siform analyze' then use its dose and limits. Also sends sessions queued "
-        "while offline. Only session.json files are ever sent, never a video.",
+        "while offline. Only session.json files are sent; a video only if you chose --share-video "
+        "(or siform upload --video) for that session.",
     )
     p.add_argument("--specs", help="folder of exercise specs (default: the bundled exercise_specs/)")
     p.set_defaults(func=_cmd_sync)

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -162,6 +163,24 @@ class SessionNote(Base):
     therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SessionVideo(Base):
+    """The video of one session, uploaded because the patient opted in (``--share-video``). The file
+    is ``<media_dir>/<patient_id>/<file_name>`` (``siform.server.media``); one per session."""
+
+    __tablename__ = "session_videos"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), unique=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(String(64))
+    """A random name chosen by the server, never the client's."""
+    media_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PrescriptionRecord(Base):

@@ -9,6 +9,10 @@ with the keys below, and an environment variable ``SIFORM_<KEY>`` (upper case) o
 - ``secret_key``: signs CSRF tokens, at least 32 characters; none: the server refuses to start.
 - ``dev``: development mode, a random secret for this run when none is set (default false).
 - ``max_upload_bytes``: the largest ``session.json`` accepted (default 8 MiB).
+- ``media_dir``: the folder for videos patients chose to share (``siform ... --share-video``);
+  default ``media`` beside a SQLite database file, else ``media`` in the user data folder. Several
+  workers or machines must all see the same folder.
+- ``max_video_bytes``: the largest video accepted (default 500 MiB; larger is refused, nothing kept).
 - ``token_days``: a paired device's token expires after this many days (180).
 - ``invite_hours``: an invite code expires after this many hours (168, a week).
 - ``session_hours``: a therapist's login lasts this long (12).
@@ -54,6 +58,22 @@ def default_database_url() -> str:
     return f"sqlite:///{folder / 'server.sqlite3'}"
 
 
+def default_media_dir(database_url: str) -> str:
+    """Videos beside a SQLite file (one folder to back up), else in the user data folder."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(database_url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except Exception:  # a malformed URL is reported by the engine, with its own message
+        database = None
+    if database and database != ":memory:":
+        return str(Path(database).resolve().parent / "media")
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir("siform")) / "media")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = ""
@@ -69,6 +89,8 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     sqlite_synchronous: str = "normal"
+    media_dir: str = ""
+    max_video_bytes: int = 500 * 1024 * 1024
 
     def checked(self) -> Settings:
         """These settings, completed (default database, a development secret) and validated.
@@ -80,6 +102,8 @@ class Settings:
         out = self
         if not out.database_url:
             out = replace(out, database_url=default_database_url())
+        if not out.media_dir:
+            out = replace(out, media_dir=default_media_dir(out.database_url))
         if not out.secret_key:
             if not out.dev:
                 raise SettingsError(
@@ -110,6 +134,7 @@ class Settings:
             "login_max_failures",
             "login_window_s",
             "db_pool_size",
+            "max_video_bytes",
         ):
             if getattr(out, name) <= 0:
                 raise SettingsError(f"{name} must be a positive whole number, not {getattr(out, name)!r}.")

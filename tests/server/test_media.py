@@ -1,0 +1,363 @@
+"""Videos the patient chose to share (``--share-video``): the server's storage and the patient's side.
+
+The videos are real files: a sample clip, and the same frames re-encoded by ffmpeg as MOV and WebM.
+The API tests run the app over SQLite and PostgreSQL (the world of ``conftest``: therapists A and B,
+their patients, devices, a session each); the end-to-end tests run a real ``siform serve`` and the
+patient's ``siform`` in processes, with the real pose model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from siform.server.media import sniff_video
+from siform.server.models import AuditEvent, SessionVideo
+
+from .conftest import (
+    CODE_RE,
+    CSRF_RE,
+    ROOT,
+    SECRET,
+    SIFORM,
+    Server,
+    World,
+    clean_env,
+    free_port,
+    serving,
+)
+
+CLIP = ROOT / "sample_videos" / "bridge_high_right.mp4"  # 5 bridges in 13.3 s at 15 fps
+SHORT = ROOT / "sample_videos" / "bridge_high_short.mp4"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The first second of the clip re-encoded by ffmpeg as QuickTime MOV and WebM (VP8)."""
+    import imageio_ffmpeg
+
+    folder = tmp_path_factory.mktemp("encoded")
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    out = {}
+    for name, codec in (("clip.mov", ["-c:v", "mpeg4"]), ("clip.webm", ["-c:v", "libvpx", "-b:v", "200k"])):
+        target = folder / name
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-y", "-i", str(CLIP), "-t", "1", "-an", *codec, str(target)],
+            check=True,
+            timeout=120,
+        )
+        out[name] = target
+    return out
+
+
+# -- recognising a video by its first bytes ------------------------------------------------------------
+
+
+def test_sniff_knows_mp4_mov_and_webm_and_nothing_else(encoded: dict[str, Path], tmp_path: Path) -> None:
+    assert sniff_video(CLIP.read_bytes()[:64]) == "video/mp4"
+    assert sniff_video(encoded["clip.mov"].read_bytes()[:64]) == "video/quicktime"
+    assert sniff_video(encoded["clip.webm"].read_bytes()[:64]) == "video/webm"
+    import cv2
+    import numpy as np
+
+    picture = np.full((32, 32, 3), 128, np.uint8)
+    for ext in (".jpg", ".png"):
+        ok, data = cv2.imencode(ext, picture)
+        assert ok and sniff_video(data.tobytes()[:64]) is None, ext
+    assert sniff_video((ROOT / "sample_videos" / "bridge_high_right.truth.json").read_bytes()[:64]) is None
+    assert sniff_video(b"%PDF-1.7\n" + b"\0" * 60) is None
+    assert sniff_video(b"\0\0\0\x18ftypheic" + b"\0" * 52) is None  # an iPhone photo is ISO-BMFF too
+    assert sniff_video(b"") is None
+
+
+# -- the device API and the therapist's pages (SQLite and PostgreSQL) ------------------------------------
+
+
+def put_video(client: Any, headers: dict[str, str], patient: str, session: str, body: Any, **kw: Any) -> Any:
+    return client.put(
+        f"/api/v1/patients/{patient}/sessions/{session}/video",
+        content=body,
+        headers={**headers, "Content-Type": "video/mp4", **kw.pop("extra", {})},
+        **kw,
+    )
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def video_rows(server: Server) -> list[SessionVideo]:
+    from sqlalchemy.orm import Session
+
+    with Session(server.engine) as db:
+        return list(db.scalars(select(SessionVideo)).all())
+
+
+def test_a_shared_video_is_stored_once_played_with_ranges_exported_and_deleted(
+    world_server: tuple[Server, World], tmp_path: Path
+) -> None:
+    server, world = world_server
+    media = tmp_path / "media"
+    device = server.client(media_dir=str(media))
+    token = {"Authorization": f"Bearer {world.token_a}"}
+    data = CLIP.read_bytes()
+
+    r = put_video(device, token, world.patient_a, world.session_a, data)
+    assert r.status_code == 201, r.text
+    assert r.json()["sha256"] == sha(data) and r.json()["size_bytes"] == len(data)
+    (stored,) = files_under(media)
+    assert stored.read_bytes() == data and sha(stored.read_bytes()) == sha(data)
+    assert stored.parent == media / world.patient_a  # the patient's folder, a random name of the server's
+    assert stored.suffix == ".mp4" and len(stored.stem) == 32 and stored.stem not in CLIP.name
+    assert stored.stat().st_mode & 0o077 == 0  # the server's user only
+
+    again = put_video(device, token, world.patient_a, world.session_a, data)  # a retry
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    other = put_video(device, token, world.patient_a, world.session_a, SHORT.read_bytes())
+    assert other.status_code == 409 and other.json()["error"] == "conflict"
+    assert files_under(media) == [stored] and stored.read_bytes() == data
+    assert len(video_rows(server)) == 1
+
+    web = server.client(media_dir=str(media))
+    web.cookies.update(world.login_a)
+    csrf = world.csrf_a
+    page = web.get(f"/patients/{world.patient_a}/sessions/{world.session_a}")
+    assert page.status_code == 200
+    src = f"/patients/{world.patient_a}/sessions/{world.session_a}/video"
+    assert f'<video controls preload="metadata" width="640" src="{src}">' in page.text
+    assert "media-src 'self'" in page.headers["content-security-policy"]  # else the browser blocks it
+    whole = web.get(src)
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["content-type"] == "video/mp4" and whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["cache-control"] == "no-store"
+    part = web.get(src, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.content == data[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    with server.engine.connect() as conn:
+        viewed = conn.execute(select(AuditEvent).where(AuditEvent.action == "video.viewed")).all()
+        uploaded = conn.execute(select(AuditEvent).where(AuditEvent.action == "video.uploaded")).all()
+    assert len(viewed) == 1  # the whole file once; the seek within it is the same viewing
+    assert len(uploaded) == 1 and uploaded[0].actor_kind == "patient"
+
+    export = web.get(f"/patients/{world.patient_a}/export").json()
+    (listed,) = export["videos"]
+    assert listed["session_id"] == world.session_a and listed["sha256"] == sha(data)
+    assert listed["size_bytes"] == len(data) and listed["file_name"] == stored.name
+    own = device.get(f"/api/v1/patients/{world.patient_a}/export", headers=token).json()
+    assert own["videos"] == export["videos"]
+
+    r = web.post(f"/patients/{world.patient_a}/delete", data={"csrf": csrf, "confirm": "delete"})
+    assert r.status_code == 303
+    assert files_under(media) == [] and video_rows(server) == []
+
+
+def test_refused_videos_leave_nothing(
+    world_server: tuple[Server, World], tmp_path: Path, encoded: dict[str, Path]
+) -> None:
+    server, world = world_server
+    media = tmp_path / "media"
+    data = CLIP.read_bytes()
+    device = server.client(media_dir=str(media))
+    a = {"Authorization": f"Bearer {world.token_a}"}
+    before = server.dump()
+
+    def refused(status: int, r: Any) -> None:
+        assert r.status_code == status, r.text
+        assert "Traceback" not in r.text and r.json()["message"]
+        assert files_under(media) == [], files_under(media)
+        assert server.dump() == before
+
+    refused(
+        401, put_video(device, {"Authorization": "Bearer sfd_wrong"}, world.patient_a, world.session_a, data)
+    )
+    refused(401, put_video(device, {}, world.patient_a, world.session_a, data))
+    refused(401, put_video(device, {"Authorization": f"Bearer {world.token_revoked}"}, world.patient_a,
+                           world.session_a, data))  # fmt: skip
+    refused(404, put_video(device, a, world.patient_b, world.session_b, data))  # another patient
+    refused(404, put_video(device, a, world.patient_a, world.session_b, data))  # another patient's session
+    refused(404, put_video(device, a, world.patient_a, "0" * 32, data))  # no such session
+    import cv2
+    import numpy as np
+
+    _ok, jpeg = cv2.imencode(".jpg", np.full((64, 64, 3), 200, np.uint8))  # a picture, not a video
+    refused(415, put_video(device, a, world.patient_a, world.session_a, jpeg.tobytes()))
+    refused(415, put_video(device, a, world.patient_a, world.session_a, b"\0\0\0\x18ftypheic" + data[12:]))
+    refused(422, put_video(device, a, world.patient_a, world.session_a, b""))
+    small = server.client(media_dir=str(media), max_video_bytes=100_000)
+    refused(413, put_video(small, a, world.patient_a, world.session_a, data))  # declared too large
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: cut off while it streams
+        for i in range(0, len(data), 16384):
+            yield data[i : i + 16384]
+
+    r = put_video(small, a, world.patient_a, world.session_a, chunks())
+    refused(413, r)
+
+    # WebM and MOV are videos too; the stored type comes from the bytes, not the client's header
+    r = put_video(device, a, world.patient_a, world.session_a, encoded["clip.webm"].read_bytes())
+    assert r.status_code == 201 and r.json()["media_type"] == "video/webm"
+    b = {"Authorization": f"Bearer {world.token_b}"}
+    r = put_video(device, b, world.patient_b, world.session_b, encoded["clip.mov"].read_bytes())
+    assert r.status_code == 201 and r.json()["media_type"] == "video/quicktime"
+    assert sorted(p.suffix for p in files_under(media)) == [".mov", ".webm"]
+
+
+# -- end to end: the patient's siform and a real siform serve ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("media_server")
+    media = folder / "media"
+    env = clean_env(
+        SIFORM_DATABASE_URL=f"sqlite:///{folder}/db.sqlite3",
+        SIFORM_SECRET_KEY=SECRET,
+        SIFORM_MEDIA_DIR=str(media),
+    )
+    with serving(env, folder / "server.log") as base:
+        yield base, media
+
+
+def run(client_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SIFORM, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
+    )  # fmt: skip
+
+
+class Therapist:
+    def __init__(self, base: str) -> None:
+        self.web = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
+        token = CSRF_RE.search(self.web.get("/login").text).group(1)  # type: ignore[union-attr]
+        data = {"email": "t@clinic.example", "password": "therapist password", "csrf": token}
+        assert self.web.post("/login", data=data).status_code == 303
+        self.csrf = CSRF_RE.search(self.web.get("/patients").text).group(1)  # type: ignore[union-attr]
+
+    def paired(self, client_dir: Path) -> tuple[str, dict[str, Any]]:
+        r = self.web.post("/patients", data={"label": "P", "csrf": self.csrf})
+        assert r.status_code == 201, r.text
+        patient_id = r.text.split('href="/patients/')[1][:32]
+        code = CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
+        p = run(client_dir, "pair", str(self.web.base_url), code)
+        assert p.returncode == 0, p.stderr
+        return patient_id, json.loads((client_dir / "server.json").read_text())
+
+    def export(self, patient_id: str) -> dict[str, Any]:
+        r = self.web.get(f"/patients/{patient_id}/export")
+        assert r.status_code == 200
+        return dict(r.json())
+
+
+@pytest.fixture(scope="module")
+def therapist(live_server: tuple[str, Path]) -> Iterator[Therapist]:
+    t = Therapist(live_server[0])
+    yield t
+    t.web.close()
+
+
+def test_analyze_shares_the_video_only_when_asked(
+    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path
+) -> None:
+    _base, media = live_server
+    client_dir = tmp_path / "client"
+    patient_id, _pairing = therapist.paired(client_dir)
+
+    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr
+    assert "uploaded to your therapist" in r.stdout and "video" not in r.stdout.lower().replace(
+        "--no-video", ""
+    )
+    export = therapist.export(patient_id)
+    assert len(export["sessions"]) == 1 and export["videos"] == []  # opt-in absent: no video
+    assert files_under(media / patient_id) == []
+
+    out = tmp_path / "b"
+    r = run(
+        client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(out), "--share-video"
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"{CLIP}: video shared with your therapist" in r.stdout, r.stdout
+    export = therapist.export(patient_id)
+    (video,) = export["videos"]
+    stored = media / patient_id / video["file_name"]
+    assert video["sha256"] == sha(CLIP.read_bytes()) == sha(stored.read_bytes())
+    session_key = json.loads((out / "session.json").read_text())["session_id"]
+    (session,) = [s for s in export["sessions"] if s["session_key"] == session_key]
+    assert video["session_id"] == session["id"]
+
+    # the therapist's page plays it
+    page = therapist.web.get(f"/patients/{patient_id}/sessions/{session['id']}")
+    assert "<video controls" in page.text
+    assert (
+        therapist.web.get(f"/patients/{patient_id}/sessions/{session['id']}/video").content
+        == CLIP.read_bytes()
+    )
+
+    # a retry by hand is safe: already there, one file
+    r = run(client_dir, "upload", str(out / "session.json"), "--video", str(CLIP))
+    assert r.returncode == 0 and "video already on your therapist's server" in r.stdout, r.stdout
+    assert len(files_under(media / patient_id)) == 1
+
+    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--share-video", "--no-upload")
+    assert r.returncode == 1 and "contradict" in r.stderr and "Traceback" not in r.stderr
+
+    r = therapist.web.post(
+        f"/patients/{patient_id}/delete", data={"csrf": therapist.csrf, "confirm": "delete"}
+    )
+    assert r.status_code == 303
+    assert not (media / patient_id).exists()
+
+
+def test_a_video_shared_offline_waits_in_the_queue(
+    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path, session_doc: dict[str, Any]
+) -> None:
+    _base, _media = live_server
+    client_dir = tmp_path / "client"
+    patient_id, pairing = therapist.paired(client_dir)
+    session = tmp_path / "session.json"
+    session.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
+    video = tmp_path / "recording.mp4"
+    video.write_bytes(SHORT.read_bytes())
+
+    away = {**pairing, "server": f"http://127.0.0.1:{free_port()}"}
+    (client_dir / "server.json").write_text(json.dumps(away))
+    r = run(client_dir, "upload", str(session), "--video", str(video))
+    assert r.returncode == 0, r.stderr
+    assert f"{video}: video queued: will be sent by the next siform upload or siform sync" in r.stdout
+    queued = list((client_dir / "queue").glob("*.video"))
+    assert len(queued) == 1 and queued[0].stat().st_size < 2 * session.stat().st_size  # no copy of the video
+
+    (client_dir / "server.json").write_text(json.dumps(pairing))
+    r = run(client_dir, "sync")
+    assert r.returncode == 0, r.stderr
+    assert (
+        "1 queued session(s) sent to your therapist; 1 queued video(s) shared with your therapist."
+        in r.stdout
+    )
+    assert list((client_dir / "queue").iterdir()) == []
+    (stored,) = therapist.export(patient_id)["videos"]
+    assert stored["sha256"] == sha(video.read_bytes())
+
+    # queued, then the file changed: not sent, said so
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
+    (client_dir / "server.json").write_text(json.dumps(away))
+    assert run(client_dir, "upload", str(other), "--video", str(video)).returncode == 0
+    video.write_bytes(CLIP.read_bytes())
+    (client_dir / "server.json").write_text(json.dumps(pairing))
+    r = run(client_dir, "upload")
+    assert "video NOT shared (not sent: the file changed since it was queued)" in r.stdout + r.stderr
+    assert len(therapist.export(patient_id)["videos"]) == 1
