@@ -321,3 +321,51 @@ def test_sqlite_settings(tmp_path: Any) -> None:
         make_engine(url, sqlite_synchronous="off; DROP TABLE x")
     with pytest.raises(SettingsError):
         Settings(database_url=url, secret_key="k" * 40, sqlite_synchronous="off").checked()
+
+
+def test_sqlite_writers_queue_across_processes_and_checkpoint_in_the_background(tmp_path: Any) -> None:
+    """The upload path's writer lock excludes a writer in another process (uvicorn's workers), and
+    every CHECKPOINT_EVERY_WRITES writes the log is copied into the database file by a background
+    checkpoint, not by SQLite inside a commit (its own threshold is far above that)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from siform.server import db as server_db
+
+    path = tmp_path / "db.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x BLOB)"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from siform.server.db import make_engine, writers\n"
+         "with writers(make_engine(sys.argv[1])):\n"
+         "    print('held', flush=True); time.sleep(1.0)\n",
+         f"sqlite:///{path}"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    t0 = time.monotonic()
+    with server_db.writers(engine):
+        waited = time.monotonic() - t0
+    assert holder.wait(timeout=30) == 0
+    assert 0.5 < waited < 10, waited
+    assert Path(f"{path}-writers").exists()
+
+    def write_one() -> None:
+        with server_db.writers(engine), engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": b"\x01" * 20_000})
+
+    for _ in range(server_db.CHECKPOINT_EVERY_WRITES - 2):  # the first counted already
+        write_one()
+    before = path.stat().st_size
+    assert before < 100_000, "SQLite checkpointed by itself"
+    write_one()
+    deadline = time.monotonic() + 20
+    while path.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > 1_000_000  # about 99 rows of 20 kB copied into the file
+    engine.dispose()
