@@ -109,7 +109,6 @@ class SqliteWriters:
     def __init__(self, database: str) -> None:
         self._thread_lock = threading.Lock()
         self._path = database + "-writers"
-        self._fd: int | None = None
         self._writes = 0
         self._checkpointing = threading.Lock()
 
@@ -140,13 +139,14 @@ class SqliteWriters:
             if fcntl is None:  # pragma: no cover - not POSIX: the thread lock alone
                 yield
                 return
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            # opened per write (some microseconds), so a process that has seen many databases
+            # (a test run) keeps no descriptor open; closing it releases the lock
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(fd)
 
 
 _writers: dict[str, SqliteWriters] = {}
