@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,10 @@ import pytest
 from siform.server.app import create_app
 from siform.server.settings import Settings
 
-from .conftest import LABEL_A, PASSWORD_A, Server, World, as_role, csrf_of, variant
+from .conftest import LABEL_A, PASSWORD_A, ROOT, Server, World, as_role, bearer, csrf_of, variant
+
+VIDEO = ROOT / "sample_videos" / "bridge_high_short.mp4"
+"""A real clip: the video patient A shared with their session (the video routes' rows)."""
 
 ROLES = ["anonymous", "therapist_a", "therapist_b", "patient_a", "patient_b", "expired", "revoked"]
 
@@ -63,6 +68,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/patients/{patient_id}/sessions/{session_id}"): web_page(200),
     ("GET", "/patients/{patient_id}/sessions/{session_id}/report"): web_page(200),
     ("POST", "/patients/{patient_id}/sessions/{session_id}/notes"): web_post(303),
+    ("GET", "/patients/{patient_id}/sessions/{session_id}/video"): web_page(200),
     ("GET", "/patients/{patient_id}/audit"): web_page(200),
     ("GET", "/patients/{patient_id}/export"): web_page(200),
     ("POST", "/patients/{patient_id}/delete"): web_post(303),
@@ -72,6 +78,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/patients/{patient_id}/sessions"): device_api(201),
     ("GET", "/api/v1/patients/{patient_id}/sessions"): device_api(200),
     ("GET", "/api/v1/patients/{patient_id}/sessions/{session_id}"): device_api(200),
+    ("PUT", "/api/v1/patients/{patient_id}/sessions/{session_id}/video"): device_api(201),
     ("GET", "/api/v1/patients/{patient_id}/export"): device_api(200),
     ("GET", "/api/v1/patients/{patient_id}/prescription"): device_api(200),
 }
@@ -110,6 +117,8 @@ def _request(
         )
     if route == "/api/v1/pair":
         return client.post(path, headers=headers, json={"code": world.invite_a, "device_name": "tablet"})
+    if method == "PUT" and route.endswith("/video"):
+        return client.put(path, headers={**headers, "Content-Type": "video/mp4"}, content=VIDEO.read_bytes())
     if route == "/api/v1/patients/{patient_id}/sessions" and method == "POST":
         body = json.dumps(variant(doc, 7)).encode()
         return client.post(path, headers={**headers, "Content-Type": "application/json"}, content=body)
@@ -129,10 +138,26 @@ def _request(
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("method", "route"), list(MATRIX), ids=[f"{m} {r}" for m, r in MATRIX])
 def test_matrix(
-    world_server: tuple[Server, World], session_doc: dict[str, Any], method: str, route: str, role: str
+    world_server: tuple[Server, World],
+    session_doc: dict[str, Any],
+    method: str,
+    route: str,
+    role: str,
+    tmp_path: Path,
 ) -> None:
     server, world = world_server
     expected = MATRIX[(method, route)][role]
+    media = tmp_path / "media"
+    if route.endswith("/video"):  # the videos go to the test's own media folder
+        server.settings = replace(server.settings, media_dir=str(media))
+        if method == "GET":  # patient A shared a video of the session
+            r = server.client().put(
+                f"/api/v1/patients/{world.patient_a}/sessions/{world.session_a}/video",
+                headers={**bearer(world.token_a), "Content-Type": "video/mp4"},
+                content=VIDEO.read_bytes(),
+            )
+            assert r.status_code == 201, r.text
+    stored = sorted(p for p in media.rglob("*") if p.is_file()) if media.exists() else []
     before = server.dump()
     client, headers, csrf = as_role(server, world, role)
     r = _request(client, headers, csrf, method, route, world, session_doc)
@@ -140,6 +165,10 @@ def test_matrix(
     refused = r.status_code >= 400 or (method == "GET" and r.status_code == 303)
     if refused:
         assert server.dump() == before, f"{method} {route} as {role} was refused but changed the database"
+        now = sorted(p for p in media.rglob("*") if p.is_file()) if media.exists() else []
+        assert now == stored, f"{method} {route} as {role} was refused but changed the media folder"
+    if method == "GET" and route.endswith("/video") and r.status_code == 200:
+        assert r.content == VIDEO.read_bytes()
     if role not in ENTITLED_TO_A and route != "/api/v1/pair":  # pairing with A's code joins A's devices
         for secret in [
             LABEL_A,
