@@ -306,3 +306,70 @@ def set_prescription(browser: Browser, base: str, patient_id: str, shots: Path) 
     assert "your prescription" in adherence and "Clamshell" in adherence
     browser.js("document.getElementById('prescription').scrollIntoView()")
     browser.shot(shots / "server_prescription_patient.png")
+
+
+def test_therapist_plays_the_video_the_patient_shared(
+    live_server: str, session_doc: dict[str, Any], tmp_path: Path
+) -> None:
+    """A session whose video the patient shared (``--share-video``): the session page's player loads
+    it from the server (the page's CSP allows media from the site itself), seeks into it (HTTP
+    ranges), and shows a frame of the patient."""
+    import httpx
+
+    from .conftest import ROOT, bearer
+
+    clip = ROOT / "sample_videos" / "bridge_high_right.mp4"  # H.264, 640x480, 13.3 s
+    shots = Path(os.environ.get("SIFORM_SHOTS_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with httpx.Client(base_url=live_server, follow_redirects=False) as setup:
+        csrf = login(setup, EMAIL, PASSWORD)  # type: ignore[arg-type]
+        patient_id, code = add_patient(setup, csrf, "Video Patient")  # type: ignore[arg-type]
+        token = pair(setup, code, "kitchen laptop")["token"]  # type: ignore[arg-type]
+    with httpx.Client(base_url=live_server) as device:
+        doc = copy.deepcopy(session_doc)
+        doc["session_id"] = str(uuid.uuid4())
+        r = upload(device, token, patient_id, doc)  # type: ignore[arg-type]
+        assert r.status_code == 201, r.text
+        session_id = r.json()["id"]
+        r = device.put(
+            f"/api/v1/patients/{patient_id}/sessions/{session_id}/video",
+            content=clip.read_bytes(),
+            headers={**bearer(token), "Content-Type": "video/mp4"},
+        )
+        assert r.status_code == 201, r.text
+
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.go(live_server + "/login")
+        browser.act(
+            f"document.querySelector('input[name=email]').value = {json.dumps(EMAIL)};"
+            f"document.querySelector('input[name=password]').value = {json.dumps(PASSWORD)};"
+            "document.querySelector('form[action=\"/login\"]').submit()"
+        )
+        browser.go(f"{live_server}/patients/{patient_id}/sessions/{session_id}")
+        # seek to the middle of the clip (a bridge held up) and wait for that frame
+        browser.js(
+            "window.seeked = false; const v = document.querySelector('#video video');"
+            "v.addEventListener('seeked', () => { window.seeked = true; });"
+            "if (v.readyState >= 1) { v.currentTime = 6; } else "
+            "{ v.addEventListener('loadedmetadata', () => { v.currentTime = 6; }); }"
+        )
+        deadline = time.monotonic() + 30
+        while not browser.js("window.seeked") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        state = browser.js(
+            "(() => { const v = document.querySelector('#video video'); return {ready: v.readyState, "
+            "w: v.videoWidth, h: v.videoHeight, t: v.currentTime, d: v.duration, "
+            "err: v.error && v.error.code}; })()"
+        )
+        assert state["err"] is None and state["ready"] >= 2, state
+        assert (state["w"], state["h"]) == (640, 480), state
+        assert abs(state["d"] - 13.33) < 0.1 and abs(state["t"] - 6) < 0.1, state
+        browser.js("document.getElementById('video').scrollIntoView()")
+        browser.shot(shots / "server_video.png")
+    finally:
+        browser.close()
+    with httpx.Client(base_url=live_server, follow_redirects=False) as web:
+        login(web, EMAIL, PASSWORD)  # type: ignore[arg-type]
+        events = web.get(f"/patients/{patient_id}/audit").text
+    assert events.count("video.viewed") == 1, "one viewing, however many ranges the player asked for"
