@@ -360,3 +360,52 @@ def test_a_video_shared_offline_waits_in_the_queue(
     r = run(client_dir, "upload")
     assert "video NOT shared (not sent: the file changed since it was queued)" in r.stdout + r.stderr
     assert len(therapist.export(patient_id)["videos"]) == 1
+
+
+CHECKIN = ["--pain", "2", "--red-flags", "none"]
+
+
+def test_live_shares_its_recording_only_with_record_and_the_opt_in(
+    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path
+) -> None:
+    _base, media = live_server
+    client_dir = tmp_path / "client"
+    patient_id, _pairing = therapist.paired(client_dir)
+    live = [
+        "live",
+        "glute_bridge",
+        "--source",
+        str(SHORT),
+        "--pace",
+        "fast",
+        "--no-window",
+        "--mute",
+        *CHECKIN,
+    ]
+
+    r = run(client_dir, *live, "--out", str(tmp_path / "norec"), "--share-video")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--share-video shares the raw camera video, which only --record keeps" in r.stderr
+    assert therapist.export(patient_id)["sessions"] == []  # refused before anything ran
+
+    kept = tmp_path / "kept"  # --record alone: the recording stays on this machine
+    r = run(client_dir, *live, "--out", str(kept), "--record")
+    assert r.returncode == 0, r.stderr
+    assert (kept / "recording.mp4").stat().st_size > 0
+    assert "uploaded to your therapist" in r.stdout and "video" not in r.stdout.replace(str(tmp_path), "")
+    assert therapist.export(patient_id)["videos"] == []
+
+    out = tmp_path / "shared"
+    r = run(client_dir, *live, "--out", str(out), "--record", "--share-video")
+    assert r.returncode == 0, r.stderr
+    recording = out / "recording.mp4"
+    assert f"{recording}: video shared with your therapist" in r.stdout, r.stdout
+    export = therapist.export(patient_id)
+    (video,) = export["videos"]
+    assert (
+        video["sha256"]
+        == sha(recording.read_bytes())
+        == sha((media / patient_id / video["file_name"]).read_bytes())
+    )
+    key = json.loads((out / "session.json").read_text())["session_id"]
+    assert video["session_id"] == next(s["id"] for s in export["sessions"] if s["session_key"] == key)
