@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -138,6 +139,7 @@ def test_a_shared_video_is_stored_once_played_with_ranges_exported_and_deleted(
     assert page.status_code == 200
     src = f"/patients/{world.patient_a}/sessions/{world.session_a}/video"
     assert f'<video controls preload="metadata" width="640" src="{src}">' in page.text
+    assert 'class="worst"' not in page.text  # not the analysed file (the document names no sha256)
     assert "media-src 'self'" in page.headers["content-security-policy"]  # else the browser blocks it
     whole = web.get(src)
     assert whole.status_code == 200 and whole.content == data
@@ -297,9 +299,15 @@ def test_analyze_shares_the_video_only_when_asked(
     (session,) = [s for s in export["sessions"] if s["session_key"] == session_key]
     assert video["session_id"] == session["id"]
 
-    # the therapist's page plays it
+    # the therapist's page plays it; it is the analysed file, so failed checks link their worst moment
     page = therapist.web.get(f"/patients/{patient_id}/sessions/{session['id']}")
-    assert "<video controls" in page.text
+    assert "<video controls" in page.text and "It is the file this session analysed" in page.text
+    checks = [c for rep in session["document"]["reps"] for c in rep["checks"]]
+    failed = [c for c in checks if c["scored"] and c["value"] is not None and not c["passed"]]
+    worst = [c["worst_t_ms"] for c in failed if c["worst_t_ms"] is not None]
+    assert worst  # the clip has faulty reps
+    links = re.findall(r'class="worst" href="/patients/\w+/sessions/\w+/video#t=([0-9.]+)"', page.text)
+    assert [round(float(t) * 1000) for t in links] == worst
     assert (
         therapist.web.get(f"/patients/{patient_id}/sessions/{session['id']}/video").content
         == CLIP.read_bytes()

@@ -558,6 +558,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         video = db.scalar(select(SessionVideo).where(SessionVideo.session_id == record.id))
         audit(db, request, "therapist", user.therapist.id, patient, "session.viewed", record.id)
         db.commit()
+        doc = json.loads(record.document)
+        # The shared video is the very file the review analysed (its sha256 is the document's
+        # source.sha256): then the checks' worst moments are times in it, and the page links them.
+        source = doc.get("source") if isinstance(doc.get("source"), dict) else {}
         return page(
             request,
             "session.html",
@@ -565,7 +569,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             patient=patient,
             record=record,
             video=video,
-            doc=json.loads(record.document),
+            video_is_source=video is not None and source.get("sha256") == video.sha256,
+            doc=doc,
             notes=notes,
             note_max=NOTE_MAX_CHARS,
         )
