@@ -116,9 +116,13 @@ def test_a_shared_video_is_stored_once_played_with_ranges_exported_and_deleted(
     token = {"Authorization": f"Bearer {world.token_a}"}
     data = CLIP.read_bytes()
 
+    status_url = f"/api/v1/patients/{world.patient_a}/sessions/{world.session_a}/video"
+    assert device.get(status_url, headers=token).json() == {"video": None, "max_video_bytes": 500 * 2**20}
     r = put_video(device, token, world.patient_a, world.session_a, data)
     assert r.status_code == 201, r.text
     assert r.json()["sha256"] == sha(data) and r.json()["size_bytes"] == len(data)
+    held = {"size_bytes": len(data), "sha256": sha(data), "media_type": "video/mp4"}
+    assert device.get(status_url, headers=token).json()["video"] == held
     (stored,) = files_under(media)
     assert stored.read_bytes() == data and sha(stored.read_bytes()) == sha(data)
     assert stored.parent == media / world.patient_a  # the patient's folder, a random name of the server's
@@ -313,10 +317,18 @@ def test_analyze_shares_the_video_only_when_asked(
         == CLIP.read_bytes()
     )
 
-    # a retry by hand is safe: already there, one file
+    # a retry by hand is safe: already there, one file, and the video is not sent again (the
+    # client asks what the server holds first; the server's access log has one PUT)
     r = run(client_dir, "upload", str(out / "session.json"), "--video", str(CLIP))
     assert r.returncode == 0 and "video already on your therapist's server" in r.stdout, r.stdout
     assert len(files_under(media / patient_id)) == 1
+    log = (media.parent / "server.log").read_text()
+    assert len(re.findall(rf'"PUT /api/v1/patients/{patient_id}/sessions/\w+/video HTTP/1.1" 201', log)) == 1
+    assert f'PUT /api/v1/patients/{patient_id}/sessions/{session["id"]}/video HTTP/1.1" 200' not in log
+    # another video for the same session: said, not sent, not queued
+    r = run(client_dir, "upload", str(out / "session.json"), "--video", str(SHORT))
+    assert r.returncode == 1 and "video NOT shared (this session has another video on the server" in r.stderr
+    assert not (client_dir / "queue").exists() or not list((client_dir / "queue").iterdir())
 
     r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--share-video", "--no-upload")
     assert r.returncode == 1 and "contradict" in r.stderr and "Traceback" not in r.stderr
@@ -417,3 +429,32 @@ def test_live_shares_its_recording_only_with_record_and_the_opt_in(
     )
     key = json.loads((out / "session.json").read_text())["session_id"]
     assert video["session_id"] == next(s["id"] for s in export["sessions"] if s["session_key"] == key)
+
+
+def test_a_video_larger_than_the_server_takes_is_said_and_not_queued(
+    tmp_path: Path, session_doc: dict[str, Any]
+) -> None:
+    media = tmp_path / "media"
+    env = clean_env(
+        SIFORM_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        SIFORM_SECRET_KEY=SECRET,
+        SIFORM_MEDIA_DIR=str(media),
+        SIFORM_MAX_VIDEO_BYTES="100000",
+    )
+    with serving(env, tmp_path / "server.log") as base:
+        t = Therapist(base)
+        client_dir = tmp_path / "client"
+        _patient_id, _pairing = t.paired(client_dir)
+        session = tmp_path / "session.json"
+        session.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
+        r = run(client_dir, "upload", str(session), "--video", str(CLIP))
+        t.web.close()
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert f"{session}: uploaded to your therapist" in r.stdout
+        size = CLIP.stat().st_size / 2**20
+        assert f"video NOT shared ({size:.1f} MiB; the server takes videos up to 0.1 MiB)" in r.stderr, (
+            r.stderr
+        )
+        assert not (client_dir / "queue").exists() or not list((client_dir / "queue").iterdir())
+        assert files_under(media) == []
+        assert '/video HTTP/1.1" 4' not in (tmp_path / "server.log").read_text()  # never sent

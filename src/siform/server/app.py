@@ -1120,6 +1120,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         db.commit()
         return Response(record.document, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+    @app.get(f"{API}/patients/{{patient_id}}/sessions/{{session_id}}/video")
+    def video_status(request: Request, db: Db, patient_id: str, session_id: str) -> dict[str, Any]:
+        """What the server holds of this session's video (its size and sha256, or null) and the
+        largest it takes: the patient's siform asks before sending hundreds of megabytes, so a retry
+        of a stored video sends nothing and a video too large is said, not queued for ever. Not
+        audited: it shows the device nothing but what it sent."""
+        _device, patient = device_patient(request, db, patient_id)
+        record = db.get(SessionRecord, session_id)
+        if record is None or record.patient_id != patient.id:
+            raise HTTPException(404, "No such session: upload its session.json first.")
+        row = db.scalar(select(SessionVideo).where(SessionVideo.session_id == record.id))
+        db.commit()  # the device's last use
+        stored = None
+        if row is not None:
+            stored = {"size_bytes": row.size_bytes, "sha256": row.sha256, "media_type": row.media_type}
+        return {"video": stored, "max_video_bytes": settings.max_video_bytes}
+
     @app.put(f"{API}/patients/{{patient_id}}/sessions/{{session_id}}/video")
     async def put_video(request: Request, patient_id: str, session_id: str) -> Response:
         """Store the video of an uploaded session, sent only because the patient opted in

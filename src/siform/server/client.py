@@ -207,6 +207,9 @@ def send_video(pairing: Pairing, session_id: str, video: Path, name: str | None 
     """Send ``video`` as the video of the stored session ``session_id`` (streamed from the file)."""
     name = name or str(video)
     url = f"{pairing.server}/api/v1/patients/{pairing.patient_id}/sessions/{session_id}/video"
+    ahead = _ask_before_sending(pairing, url, video, name, session_id)
+    if ahead is not None:
+        return ahead
     try:
         size = video.stat().st_size
         with video.open("rb") as f:
@@ -223,6 +226,30 @@ def send_video(pairing: Pairing, session_id: str, video: Path, name: str | None 
     if answer.status == 0 or answer.status >= 500 or answer.status == 429:
         return Sent(name, "queued", message, session_id=session_id, kind="video")
     return Sent(name, "refused", message, kind="video")
+
+
+def _ask_before_sending(pairing: Pairing, url: str, video: Path, name: str, session_id: str) -> Sent | None:
+    """The outcome without sending the file, when the server's answer decides it: the same video
+    stored already, another one stored, or this one larger than the server takes. None: send it."""
+    answer = _call("GET", url, None, pairing.token)
+    if answer.status != 200 or not isinstance(answer.body.get("max_video_bytes"), int):
+        return None  # an older server, or away: the PUT says what happens
+    try:
+        size = video.stat().st_size
+        stored = answer.body.get("video")
+        same_size = isinstance(stored, dict) and stored.get("size_bytes") == size
+        if same_size and stored.get("sha256") == file_sha256(video):  # type: ignore[union-attr]
+            return Sent(name, "already stored", session_id=session_id, kind="video")
+    except OSError as exc:
+        return Sent(name, "refused", f"cannot read it: {exc.strerror}", kind="video")
+    if isinstance(stored, dict):
+        why = "this session has another video on the server already; it keeps the first one sent"
+        return Sent(name, "refused", why, kind="video")
+    limit = answer.body["max_video_bytes"]
+    if size > limit:
+        why = f"{size / 2**20:.1f} MiB; the server takes videos up to {limit / 2**20:.1f} MiB"
+        return Sent(name, "refused", why, kind="video")
+    return None
 
 
 def _queue_video(raw_session: bytes, video: Path) -> Path:
