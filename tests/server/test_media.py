@@ -458,3 +458,50 @@ def test_a_video_larger_than_the_server_takes_is_said_and_not_queued(
         assert not (client_dir / "queue").exists() or not list((client_dir / "queue").iterdir())
         assert files_under(media) == []
         assert '/video HTTP/1.1" 4' not in (tmp_path / "server.log").read_text()  # never sent
+
+
+def _server_pid(base: str) -> int:
+    port = base.rsplit(":", 1)[1].encode()
+    for d in Path("/proc").iterdir():
+        try:
+            cmd = (d / "cmdline").read_bytes().split(b"\0") if d.name.isdigit() else []
+        except OSError:
+            continue
+        if b"serve" in cmd and port in cmd:
+            return int(d.name)
+    raise LookupError(base)
+
+
+def _peak_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def test_a_large_video_streams_through_without_the_server_holding_it(
+    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path, session_doc: dict[str, Any]
+) -> None:
+    """150 MiB (the clip, then random bytes) from ``siform upload --video``: the server's peak memory
+    grows by far less than the video (it would grow by all of it if the body were held)."""
+    import os
+
+    base, media = live_server
+    client_dir = tmp_path / "client"
+    patient_id, _pairing = therapist.paired(client_dir)
+    big = tmp_path / "big.mp4"
+    block = os.urandom(1 << 20)
+    with big.open("wb") as f:
+        f.write(CLIP.read_bytes())
+        for _ in range(150):
+            f.write(block)
+    session = tmp_path / "session.json"
+    session.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
+    pid = _server_pid(base)
+    before = _peak_mib(pid)
+    r = run(client_dir, "upload", str(session), "--video", str(big))
+    assert r.returncode == 0 and f"{big}: video shared with your therapist" in r.stdout, r.stdout + r.stderr
+    grew = _peak_mib(pid) - before
+    assert grew < 40, f"the server's peak memory grew by {grew:.0f} MiB for a 150 MiB video"
+    (video,) = therapist.export(patient_id)["videos"]
+    stored = media / patient_id / video["file_name"]
+    assert stored.stat().st_size == big.stat().st_size and video["sha256"] == sha(big.read_bytes())
+    assert files_under(media / ".incoming") == []
