@@ -505,3 +505,52 @@ def test_a_large_video_streams_through_without_the_server_holding_it(
     stored = media / patient_id / video["file_name"]
     assert stored.stat().st_size == big.stat().st_size and video["sha256"] == sha(big.read_bytes())
     assert files_under(media / ".incoming") == []
+
+
+def test_ctrl_c_queues_the_shared_recording_with_its_session(
+    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path
+) -> None:
+    """Ctrl-C during ``siform live --record --share-video``: the session and the recording are
+    queued (no network wait); the next ``siform sync`` sends both, the video byte for byte."""
+    import signal
+
+    _base, media = live_server
+    client_dir = tmp_path / "client"
+    patient_id, _pairing = therapist.paired(client_dir)
+    out = tmp_path / "live"
+    proc = subprocess.Popen(
+        [*SIFORM, "live", "glute_bridge", "--source", str(CLIP), "--pace", "realtime", "--no-window",
+         "--mute", "--out", str(out), "--no-prescription", "--record", "--share-video", *CHECKIN],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            if line.startswith("Set 1: Rep "):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    recording = out / "recording.mp4"
+    assert f"{recording}: video queued: will be sent by the next siform upload or siform sync" in rest, rest
+    assert len(list((client_dir / "queue").glob("*.video"))) == 1
+    r = run(client_dir, "sync")
+    assert r.returncode == 0, r.stderr
+    assert (
+        "1 queued session(s) sent to your therapist; 1 queued video(s) shared with your therapist."
+        in r.stdout
+    )
+    (video,) = therapist.export(patient_id)["videos"]
+    assert (
+        video["sha256"]
+        == sha(recording.read_bytes())
+        == sha((media / patient_id / video["file_name"]).read_bytes())
+    )
+    assert list((client_dir / "queue").iterdir()) == []
