@@ -45,6 +45,15 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def codec_of(video: Path) -> str:
+    """The video stream's codec as ffmpeg names it (from its description of the file)."""
+    import imageio_ffmpeg
+
+    info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(video)],
+                          capture_output=True, text=True).stderr  # fmt: skip
+    return re.search(r"Video: (\w+)", info).group(1)  # type: ignore[union-attr]
+
+
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The first second of the clip re-encoded by ffmpeg as QuickTime MOV and WebM (VP8)."""
@@ -418,8 +427,9 @@ def test_live_shares_its_recording_only_with_record_and_the_opt_in(
     out = tmp_path / "shared"
     r = run(client_dir, *live, "--out", str(out), "--record", "--share-video")
     assert r.returncode == 0, r.stderr
-    recording = out / "recording.mp4"
+    recording = out / "recording-shared.mp4"  # recording.mp4 as H.264: browsers play no mp4v
     assert f"{recording}: video shared with your therapist" in r.stdout, r.stdout
+    assert codec_of(recording) == "h264" and codec_of(out / "recording.mp4") == "mpeg4"
     export = therapist.export(patient_id)
     (video,) = export["videos"]
     assert (
@@ -538,7 +548,7 @@ def test_ctrl_c_queues_the_shared_recording_with_its_session(
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
-    recording = out / "recording.mp4"
+    recording = out / "recording-shared.mp4"
     assert f"{recording}: video queued: will be sent by the next siform upload or siform sync" in rest, rest
     assert len(list((client_dir / "queue").glob("*.video"))) == 1
     r = run(client_dir, "sync")

@@ -142,9 +142,16 @@ def cmd_live(args: argparse.Namespace) -> int:
         code = run_live(opts)
     except KeyboardInterrupt:  # the session is written; queue it, with no wait on the network
         if not args.no_upload and _stamp(session) not in (before, None):
-            from siform.server.client import queue_if_paired
+            from siform.server.client import queue_if_paired, queue_video_if_paired
 
-            _say(queue_if_paired(session, _shared(args, opts.out_dir)))
+            _say(queue_if_paired(session))  # first: a second Ctrl-C below must not lose the session
+            try:
+                shared = _shared(args, opts.out_dir)
+            except KeyboardInterrupt:
+                shared = None
+                _say("Video not shared: interrupted while it was prepared.")
+            if shared is not None:
+                _say(queue_video_if_paired(session, shared))
         raise
     if not args.no_upload and _stamp(session) not in (before, None):
         from siform.server.client import upload_if_paired
@@ -169,7 +176,30 @@ def _shared(args: argparse.Namespace, out_dir: Path) -> Path | None:
     if not video.is_file():
         _say(f"Video not shared: {video} was not written.")
         return None
-    return video
+    return playable_copy(video, out_dir / "recording-shared.mp4")
+
+
+def playable_copy(recording: Path, target: Path) -> Path:
+    """``recording`` re-encoded as H.264 for the therapist's browser, or ``recording`` itself when
+    that fails. The live recording is MPEG-4 Part 2 (OpenCV's ``mp4v``), which browsers do not play
+    (Chromium: MEDIA_ERR_SRC_NOT_SUPPORTED); ffmpeg (imageio-ffmpeg's, which siform already uses for
+    the annotated video) makes an H.264 copy with its index at the front, a few seconds for a set."""
+    import subprocess
+
+    try:
+        import imageio_ffmpeg
+
+        tmp = target.with_suffix(".part.mp4")
+        subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(recording), "-an",
+             "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "23",
+             "-movflags", "+faststart", str(tmp)],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        tmp.replace(target)
+    except (ImportError, OSError, subprocess.SubprocessError):
+        return recording  # the therapist can still download it
+    return target
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

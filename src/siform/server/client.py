@@ -384,6 +384,18 @@ def queue_if_paired(session_json: Path, video: Path | None = None) -> str | None
     return "\n".join(lines)
 
 
+def queue_video_if_paired(session_json: Path, video: Path) -> str | None:
+    """For a session ended by Ctrl-C whose video the patient chose to share: queue the video (its
+    session is queued already); the next ``siform upload`` or ``siform sync`` sends it. Never raises."""
+    try:
+        if load_pairing() is None:
+            return NOT_PAIRED_VIDEO
+        _queue_video(session_json.read_bytes(), video)
+    except (SiformError, OSError) as exc:
+        return f"Video not queued: {exc}"
+    return _line(Sent(str(video), "queued", kind="video"))
+
+
 def _line(sent: Sent) -> str:
     if sent.kind == "video":
         text = {
