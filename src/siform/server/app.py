@@ -1071,7 +1071,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise UploadRefusedError(
-                415, "not_json", "Send the session document as application/json; videos are never uploaded."
+                415, "not_json", "Send the session document as application/json; a shared video goes to "
+                "/api/v1/patients/{id}/sessions/{session_id}/video."
             )
         limit = settings.max_upload_bytes
         declared = request.headers.get("content-length")
