@@ -208,6 +208,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     model = Path(args.model) if args.model else _provision(args.variant).path
     failures = 0
     said: set[str] = set()  # the prescription's lines, once per exercise
+    from siform.server.client import paired_patient_id
+
+    patient = args.patient or paired_patient_id()  # a paired machine's sessions name their patient
     for video in videos:
         out_dir = out_dirs[video]
         # No bar when stderr is not a terminal: a log or a calling program gets only the error lines.
@@ -227,11 +230,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 said.add(line)
                 print(line)
             video_spec = rx.spec
-            history = earlier_sessions(out_dir.parent, patient=args.patient, exercise=video_spec.id,
+            history = earlier_sessions(out_dir.parent, patient=patient, exercise=video_spec.id,
                                        exclude=out_dir / "session.json")
             output = review_video(video, video_spec, out_dir, model, side=args.side, history=history,
                                   on_frame=on_frame, video=not args.no_video, estimated=estimated,
-                                  recognition=recognition, patient=args.patient)  # fmt: skip
+                                  recognition=recognition, patient=patient)  # fmt: skip
         except SiformError as exc:
             if len(videos) == 1:
                 raise

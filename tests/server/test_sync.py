@@ -261,14 +261,18 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
     assert f"{out / 'session.json'}: uploaded to your therapist" in r.stdout
     api = httpx.get(f"{live_server}/api/v1/patients/{patient_id}/sessions",
                     headers={"Authorization": f"Bearer {pairing['token']}"}).json()  # fmt: skip
-    on_server = {s["session_key"] for s in api["sessions"]}
+    on_server = {s["session_key"]: s for s in api["sessions"]}
     assert doc["session_id"] in on_server
+    # no --patient: the session names the paired patient; the server dates it by the live start
+    assert doc["patient"] == patient_id
+    assert on_server[doc["session_id"]]["recorded_utc"] == doc["recorded_utc"]
 
     review = tmp_path / "review"
     r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(review))
     assert r.returncode == 0, r.stderr
     reviewed = json.loads((review / "session.json").read_text())
     assert limits_of(reviewed, "level_pelvis") == (limit.min, limit.max)
+    assert reviewed["patient"] == patient_id
     assert "uploaded to your therapist" in r.stdout
     r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(tmp_path / "own"),
             "--no-prescription", "--no-upload")  # fmt: skip

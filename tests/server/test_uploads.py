@@ -369,3 +369,21 @@ def test_sqlite_writers_queue_across_processes_and_checkpoint_in_the_background(
         time.sleep(0.05)
     assert path.stat().st_size > 1_000_000  # about 99 rows of 20 kB copied into the file
     engine.dispose()
+
+
+def test_a_session_is_dated_by_its_recording_when_it_says_so(
+    world_server: tuple[Server, World], session_doc: dict[str, Any]
+) -> None:
+    """A live session's ``recorded_utc`` (when the set was done) dates it on the server, not the time
+    the document was written; a review without one is dated by its analysis."""
+    server, world = world_server
+    client = server.client()
+    live = {**variant(session_doc, 41), "recorded_utc": "2026-11-02T09:30:00+00:00"}
+    review = variant(session_doc, 42)
+    review.pop("recorded_utc", None)
+    for doc in (live, review):
+        assert upload(client, world.token_a, world.patient_a, doc).status_code == 201
+    listed = client.get(URL.format(world.patient_a), headers=bearer(world.token_a)).json()["sessions"]
+    when = {s["session_key"]: s["recorded_utc"] for s in listed}
+    assert when[live["session_id"]] == "2026-11-02T09:30:00+00:00" != live["created_utc"]
+    assert when[review["session_id"]] == review["created_utc"]

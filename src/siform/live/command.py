@@ -93,6 +93,7 @@ def add_server_arguments(p: argparse.ArgumentParser, video_words: str = "the vid
 def cmd_live(args: argparse.Namespace) -> int:
     from siform.live.app import LiveOptions, run_live
     from siform.prescription import prescribed_spec
+    from siform.server.client import paired_patient_id
     from siform.specs.load import find_spec
 
     spec = find_spec(args.exercise, Path(args.specs) if args.specs else None)
@@ -130,7 +131,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         reps=args.reps,
         window=not args.no_window,
         save_annotated=Path(args.save_annotated) if args.save_annotated else None,
-        patient=args.patient,
+        patient=args.patient or paired_patient_id(),  # a paired machine's sessions name their patient
         mute=args.mute,
         record=args.record,
         mirror=not args.no_mirror,

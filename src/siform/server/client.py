@@ -79,6 +79,18 @@ def load_pairing() -> Pairing | None:
         ) from exc
 
 
+def paired_patient_id() -> str | None:
+    """The server's id of the patient this machine is paired for, or None (not paired, or a pairing
+    file that cannot be read: the upload says so later). ``analyze`` and ``live`` write it as the
+    session's ``patient`` when no ``--patient`` is given, so every upload names whose it is and the
+    report's trend compares the patient's own sessions."""
+    try:
+        pairing = load_pairing()
+    except ClientError:
+        return None
+    return pairing.patient_id if pairing is not None else None
+
+
 def _save_pairing(pairing: Pairing) -> Path:
     folder = client_dir()
     folder.mkdir(parents=True, exist_ok=True)

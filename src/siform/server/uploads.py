@@ -243,7 +243,8 @@ def store(engine: Engine, uploader: Uploader, up: CheckedUpload, address: str) -
                 "schema_version": up.doc["schema_version"],
                 "exercise_id": up.doc["exercise"]["id"][:100],
                 "exercise_name": up.doc["exercise"]["name"][:200],
-                "recorded_utc": up.doc["created_utc"][:40],
+                # when the set was done: a live session's start, else when it was analysed
+                "recorded_utc": (up.doc.get("recorded_utc") or up.doc["created_utc"])[:40],
                 "done": summary.get("done"),
                 "prescribed": summary.get("prescribed"),
                 "mean_score": summary.get("mean_score"),
