@@ -504,6 +504,28 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def live_interrupted_at_first_rep(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """``siform live ARGS`` stopped with Ctrl-C (SIGINT) as soon as it prints its first rep, as a
+    patient would stop it; the exit code, the rest of its output, and its errors."""
+    proc = subprocess.Popen(
+        [*SIFORM, "live", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            if line.startswith("Set 1: Rep "):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, rest, err
+
+
 @contextlib.contextmanager
 def serving(env: dict[str, str], log_path: Path, *serve_args: str) -> Iterator[str]:
     """``siform serve`` with a therapist ``t@clinic.example`` (password "therapist password") made

@@ -34,6 +34,7 @@ from .conftest import (
     World,
     clean_env,
     free_port,
+    live_interrupted_at_first_rep,
     serving,
 )
 
@@ -522,32 +523,16 @@ def test_ctrl_c_queues_the_shared_recording_with_its_session(
 ) -> None:
     """Ctrl-C during ``siform live --record --share-video``: the session and the recording are
     queued (no network wait); the next ``siform sync`` sends both, the video byte for byte."""
-    import signal
-
     _base, media = live_server
     client_dir = tmp_path / "client"
     patient_id, _pairing = therapist.paired(client_dir)
     out = tmp_path / "live"
-    proc = subprocess.Popen(
-        [*SIFORM, "live", "glute_bridge", "--source", str(CLIP), "--pace", "realtime", "--no-window",
-         "--mute", "--out", str(out), "--no-prescription", "--record", "--share-video", *CHECKIN],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
+    code, rest, err = live_interrupted_at_first_rep(
+        ["glute_bridge", "--source", str(CLIP), "--pace", "realtime", "--no-window", "--mute",
+         "--out", str(out), "--no-prescription", "--record", "--share-video", *CHECKIN],
+        clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
     )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        while True:
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else ""
-            if line.startswith("Set 1: Rep "):
-                break
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    assert code == 130, err
     recording = out / "recording-shared.mp4"
     assert f"{recording}: video queued: will be sent by the next siform upload or siform sync" in rest, rest
     assert len(list((client_dir / "queue").glob("*.video"))) == 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import signal
 import stat
 import subprocess
 import threading
@@ -24,7 +23,18 @@ import pytest
 
 from siform.prescription import PatientPrescription
 
-from .conftest import CODE_RE, CSRF_RE, ROOT, SECRET, SIFORM, clean_env, free_port, serving, variant
+from .conftest import (
+    CODE_RE,
+    CSRF_RE,
+    ROOT,
+    SECRET,
+    SIFORM,
+    clean_env,
+    free_port,
+    live_interrupted_at_first_rep,
+    serving,
+    variant,
+)
 
 CLIP = ROOT / "sample_videos" / "bridge_high_right.mp4"  # 5 bridges in 13.3 s at 15 fps
 CHECKIN = ["--pain", "2", "--red-flags", "none"]
@@ -313,26 +323,12 @@ def test_ctrl_c_queues_the_live_session_without_waiting_for_the_network(
     client_dir = tmp_path / "client"
     patient_id, pairing = paired_device(live_server, therapist, client_dir)
     out = tmp_path / "live"
-    proc = subprocess.Popen(
-        [*SIFORM, "live", "glute_bridge", "--source", str(CLIP), "--pace", "realtime", "--no-window",
-         "--mute", "--out", str(out), "--no-prescription", *CHECKIN],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
+    code, rest, err = live_interrupted_at_first_rep(
+        ["glute_bridge", "--source", str(CLIP), "--pace", "realtime", "--no-window", "--mute",
+         "--out", str(out), "--no-prescription", *CHECKIN],
+        clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
     )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        while True:
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else ""
-            if line.startswith("Set 1: Rep "):
-                break
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130 and err.strip().splitlines() == ["siform: interrupted."], err
+    assert code == 130 and err.strip().splitlines() == ["siform: interrupted."], err
     assert f"{out / 'session.json'}: queued: will be sent by the next siform upload or siform sync" in rest
     queued = list((client_dir / "queue").glob("*.json"))
     assert [q.read_bytes() for q in queued] == [(out / "session.json").read_bytes()]
