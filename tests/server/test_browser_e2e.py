@@ -201,7 +201,7 @@ def test_therapist_sees_the_uploaded_session_and_its_trend(
             doc["session_id"] = str(uuid.uuid4())
             if score is not None:  # the earlier session: weaker form, so the trend has a slope
                 doc["summary"]["mean_score"] = score
-            recorded.append(doc["created_utc"])
+            recorded.append(datetime.fromisoformat(doc["created_utc"]).strftime("%Y-%m-%d %H:%M UTC"))
             r = upload(device, token, patient_id, doc)  # type: ignore[arg-type]
             assert r.status_code == 201, r.text
 

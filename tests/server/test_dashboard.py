@@ -252,3 +252,16 @@ def test_hold_trends_plot_seconds_held_and_the_dose_counts_holds(
     page = a.get(f"/patients/{world.patient_a}").text
     assert 'data-metric="held_s"><svg' in page
     assert hold_doc["exercise"]["name"] in page
+
+
+def test_times_read_alike_on_every_page() -> None:
+    """A session's recorded time (ISO 8601 text from the document, any offset) reads as the upload
+    time beside it does: UTC to the minute."""
+    from datetime import datetime
+
+    from siform.server.app import _when
+
+    assert _when("2026-11-02T10:30:26+01:00") == "2026-11-02 09:30 UTC"
+    assert _when(datetime(2026, 1, 1, 8, 5, 59)) == "2026-01-01 08:05 UTC"
+    assert _when("sometime") == "sometime"
+    assert _when(None) == "never"

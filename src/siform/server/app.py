@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -158,13 +158,27 @@ def _templates() -> Any:
         loader=PackageLoader("siform.server", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t is not None else "never"
+    env.filters["when"] = _when
     # Numbers as report.html words them (a ratio to 3 decimals, a change against the person's own
     # median signed, 99.6 never full marks), so the therapist reads one figure in both places.
     env.filters["score"] = fmt_score
     env.filters["check_value"] = _check_value
     env.filters["check_limit"] = lambda c: fmt_limit(c, c.get("baseline") is not None)
     return env
+
+
+def _when(t: datetime | str | None) -> str:
+    """A time as every page writes it, in UTC to the minute; a document's ISO 8601 text (a session's
+    ``recorded_utc``, any offset) the same way, or as it is when it is not a time."""
+    if t is None:
+        return "never"
+    if isinstance(t, str):
+        try:
+            parsed = datetime.fromisoformat(t)
+        except ValueError:
+            return t
+        t = parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed
+    return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _check_value(c: dict[str, Any]) -> str:
