@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import json
 import os
 import re
 import shutil
@@ -502,6 +503,64 @@ def clean_env(**extra: str) -> dict[str, str]:
     kept = ("SIFORM_OFFLINE", "SIFORM_CLIENT_DIR")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIFORM_") or k in kept}
     return {**env, **extra}
+
+
+def run_siform(client_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``siform ARGS`` on a patient's machine whose client folder is ``client_dir``."""
+    return subprocess.run(
+        [*SIFORM, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
+    )  # fmt: skip
+
+
+BASE_RE = re.compile(r'name="base_version" value="(\d+)"')
+
+
+class TherapistWeb:
+    """The therapist's browser on a real ``siform serve`` (the therapist :func:`serving` made):
+    logged in through the form, every post with its CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        import httpx
+
+        self.base = base
+        self.web = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
+        token = CSRF_RE.search(self.web.get("/login").text).group(1)  # type: ignore[union-attr]
+        data = {"email": "t@clinic.example", "password": "therapist password", "csrf": token}
+        assert self.web.post("/login", data=data).status_code == 303
+        self.csrf = CSRF_RE.search(self.web.get("/patients").text).group(1)  # type: ignore[union-attr]
+
+    def new_patient(self) -> tuple[str, str]:
+        """A new patient's id and invite code."""
+        r = self.web.post("/patients", data={"label": "P", "csrf": self.csrf})
+        assert r.status_code == 201, r.text
+        return r.text.split('href="/patients/')[1][:32], CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
+
+    def paired(self, client_dir: Path) -> tuple[str, dict[str, Any]]:
+        """A new patient, paired with ``siform pair`` in ``client_dir``: its id and the stored pairing."""
+        patient_id, code = self.new_patient()
+        r = run_siform(client_dir, "pair", self.base, code)
+        assert r.returncode == 0, r.stderr
+        return patient_id, json.loads((client_dir / "server.json").read_text())
+
+    def prescribe(self, patient_id: str, fields: dict[str, str]) -> None:
+        """Save the prescription form with ``fields`` (``ex.<exercise>.<field>``)."""
+        form = self.web.get(f"/patients/{patient_id}/prescription")
+        assert form.status_code == 200, form.text
+        base = BASE_RE.search(form.text).group(1)  # type: ignore[union-attr]
+        r = self.web.post(
+            f"/patients/{patient_id}/prescription", data={"csrf": self.csrf, "base_version": base, **fields}
+        )
+        assert r.status_code == 303, r.text
+
+    def revoke(self, patient_id: str, device_id: str) -> None:
+        r = self.web.post(f"/patients/{patient_id}/devices/{device_id}/revoke", data={"csrf": self.csrf})
+        assert r.status_code == 303, r.text
+
+    def export(self, patient_id: str) -> dict[str, Any]:
+        r = self.web.get(f"/patients/{patient_id}/export")
+        assert r.status_code == 200
+        return dict(r.json())
 
 
 def live_interrupted_at_first_rep(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:

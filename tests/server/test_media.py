@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -25,16 +24,15 @@ from siform.server.media import sniff_video
 from siform.server.models import AuditEvent, SessionVideo
 
 from .conftest import (
-    CODE_RE,
-    CSRF_RE,
     ROOT,
     SECRET,
-    SIFORM,
     Server,
+    TherapistWeb,
     World,
     clean_env,
     free_port,
     live_interrupted_at_first_rep,
+    run_siform,
     serving,
 )
 
@@ -247,51 +245,22 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         yield base, media
 
 
-def run(client_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SIFORM, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
-    )  # fmt: skip
-
-
-class Therapist:
-    def __init__(self, base: str) -> None:
-        self.web = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
-        token = CSRF_RE.search(self.web.get("/login").text).group(1)  # type: ignore[union-attr]
-        data = {"email": "t@clinic.example", "password": "therapist password", "csrf": token}
-        assert self.web.post("/login", data=data).status_code == 303
-        self.csrf = CSRF_RE.search(self.web.get("/patients").text).group(1)  # type: ignore[union-attr]
-
-    def paired(self, client_dir: Path) -> tuple[str, dict[str, Any]]:
-        r = self.web.post("/patients", data={"label": "P", "csrf": self.csrf})
-        assert r.status_code == 201, r.text
-        patient_id = r.text.split('href="/patients/')[1][:32]
-        code = CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
-        p = run(client_dir, "pair", str(self.web.base_url), code)
-        assert p.returncode == 0, p.stderr
-        return patient_id, json.loads((client_dir / "server.json").read_text())
-
-    def export(self, patient_id: str) -> dict[str, Any]:
-        r = self.web.get(f"/patients/{patient_id}/export")
-        assert r.status_code == 200
-        return dict(r.json())
-
-
 @pytest.fixture(scope="module")
-def therapist(live_server: tuple[str, Path]) -> Iterator[Therapist]:
-    t = Therapist(live_server[0])
+def therapist(live_server: tuple[str, Path]) -> Iterator[TherapistWeb]:
+    t = TherapistWeb(live_server[0])
     yield t
     t.web.close()
 
 
 def test_analyze_shares_the_video_only_when_asked(
-    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path
+    live_server: tuple[str, Path], therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     _base, media = live_server
     client_dir = tmp_path / "client"
     patient_id, _pairing = therapist.paired(client_dir)
 
-    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(tmp_path / "a"))
+    a = str(tmp_path / "a")
+    r = run_siform(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", a)
     assert r.returncode == 0, r.stderr
     assert "uploaded to your therapist" in r.stdout
     assert "video shared" not in r.stdout and "video queued" not in r.stdout
@@ -300,7 +269,7 @@ def test_analyze_shares_the_video_only_when_asked(
     assert files_under(media / patient_id) == []
 
     out = tmp_path / "b"
-    r = run(
+    r = run_siform(
         client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(out), "--share-video"
     )
     assert r.returncode == 0, r.stderr
@@ -329,18 +298,18 @@ def test_analyze_shares_the_video_only_when_asked(
 
     # a retry by hand is safe: already there, one file, and the video is not sent again (the
     # client asks what the server holds first; the server's access log has one PUT)
-    r = run(client_dir, "upload", str(out / "session.json"), "--video", str(CLIP))
+    r = run_siform(client_dir, "upload", str(out / "session.json"), "--video", str(CLIP))
     assert r.returncode == 0 and "video already on your therapist's server" in r.stdout, r.stdout
     assert len(files_under(media / patient_id)) == 1
     log = (media.parent / "server.log").read_text()
     assert len(re.findall(rf'"PUT /api/v1/patients/{patient_id}/sessions/\w+/video HTTP/1.1" 201', log)) == 1
     assert f'PUT /api/v1/patients/{patient_id}/sessions/{session["id"]}/video HTTP/1.1" 200' not in log
     # another video for the same session: said, not sent, not queued
-    r = run(client_dir, "upload", str(out / "session.json"), "--video", str(SHORT))
+    r = run_siform(client_dir, "upload", str(out / "session.json"), "--video", str(SHORT))
     assert r.returncode == 1 and "video NOT shared (this session has another video on the server" in r.stderr
     assert not (client_dir / "queue").exists() or not list((client_dir / "queue").iterdir())
 
-    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--share-video", "--no-upload")
+    r = run_siform(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--share-video", "--no-upload")
     assert r.returncode == 1 and "contradict" in r.stderr and "Traceback" not in r.stderr
 
     r = therapist.web.post(
@@ -351,7 +320,7 @@ def test_analyze_shares_the_video_only_when_asked(
 
 
 def test_a_video_shared_offline_waits_in_the_queue(
-    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path, session_doc: dict[str, Any]
+    live_server: tuple[str, Path], therapist: TherapistWeb, tmp_path: Path, session_doc: dict[str, Any]
 ) -> None:
     _base, _media = live_server
     client_dir = tmp_path / "client"
@@ -363,14 +332,14 @@ def test_a_video_shared_offline_waits_in_the_queue(
 
     away = {**pairing, "server": f"http://127.0.0.1:{free_port()}"}
     (client_dir / "server.json").write_text(json.dumps(away))
-    r = run(client_dir, "upload", str(session), "--video", str(video))
+    r = run_siform(client_dir, "upload", str(session), "--video", str(video))
     assert r.returncode == 0, r.stderr
     assert f"{video}: video queued: will be sent by the next siform upload or siform sync" in r.stdout
     queued = list((client_dir / "queue").glob("*.video"))
     assert len(queued) == 1 and queued[0].stat().st_size < 2 * session.stat().st_size  # no copy of the video
 
     (client_dir / "server.json").write_text(json.dumps(pairing))
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0, r.stderr
     assert (
         "1 queued session(s) sent to your therapist; 1 queued video(s) shared with your therapist."
@@ -384,10 +353,10 @@ def test_a_video_shared_offline_waits_in_the_queue(
     other = tmp_path / "other.json"
     other.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
     (client_dir / "server.json").write_text(json.dumps(away))
-    assert run(client_dir, "upload", str(other), "--video", str(video)).returncode == 0
+    assert run_siform(client_dir, "upload", str(other), "--video", str(video)).returncode == 0
     video.write_bytes(CLIP.read_bytes())
     (client_dir / "server.json").write_text(json.dumps(pairing))
-    r = run(client_dir, "upload")
+    r = run_siform(client_dir, "upload")
     assert "video NOT shared (not sent: the file changed since it was queued)" in r.stdout + r.stderr
     assert len(therapist.export(patient_id)["videos"]) == 1
 
@@ -396,7 +365,7 @@ CHECKIN = ["--pain", "2", "--red-flags", "none"]
 
 
 def test_live_shares_its_recording_only_with_record_and_the_opt_in(
-    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path
+    live_server: tuple[str, Path], therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     _base, media = live_server
     client_dir = tmp_path / "client"
@@ -413,20 +382,20 @@ def test_live_shares_its_recording_only_with_record_and_the_opt_in(
         *CHECKIN,
     ]
 
-    r = run(client_dir, *live, "--out", str(tmp_path / "norec"), "--share-video")
+    r = run_siform(client_dir, *live, "--out", str(tmp_path / "norec"), "--share-video")
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "--share-video shares the raw camera video, which only --record keeps" in r.stderr
     assert therapist.export(patient_id)["sessions"] == []  # refused before anything ran
 
     kept = tmp_path / "kept"  # --record alone: the recording stays on this machine
-    r = run(client_dir, *live, "--out", str(kept), "--record")
+    r = run_siform(client_dir, *live, "--out", str(kept), "--record")
     assert r.returncode == 0, r.stderr
     assert (kept / "recording.mp4").stat().st_size > 0
     assert "uploaded to your therapist" in r.stdout and "video" not in r.stdout.replace(str(tmp_path), "")
     assert therapist.export(patient_id)["videos"] == []
 
     out = tmp_path / "shared"
-    r = run(client_dir, *live, "--out", str(out), "--record", "--share-video")
+    r = run_siform(client_dir, *live, "--out", str(out), "--record", "--share-video")
     assert r.returncode == 0, r.stderr
     recording = out / "recording-shared.mp4"  # recording.mp4 as H.264: browsers play no mp4v
     assert f"{recording}: video shared with your therapist" in r.stdout, r.stdout
@@ -453,12 +422,12 @@ def test_a_video_larger_than_the_server_takes_is_said_and_not_queued(
         SIFORM_MAX_VIDEO_BYTES="100000",
     )
     with serving(env, tmp_path / "server.log") as base:
-        t = Therapist(base)
+        t = TherapistWeb(base)
         client_dir = tmp_path / "client"
         _patient_id, _pairing = t.paired(client_dir)
         session = tmp_path / "session.json"
         session.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
-        r = run(client_dir, "upload", str(session), "--video", str(CLIP))
+        r = run_siform(client_dir, "upload", str(session), "--video", str(CLIP))
         t.web.close()
         assert r.returncode == 1 and "Traceback" not in r.stderr
         assert f"{session}: uploaded to your therapist" in r.stdout
@@ -489,7 +458,7 @@ def _peak_mib(pid: int) -> float:
 
 
 def test_a_large_video_streams_through_without_the_server_holding_it(
-    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path, session_doc: dict[str, Any]
+    live_server: tuple[str, Path], therapist: TherapistWeb, tmp_path: Path, session_doc: dict[str, Any]
 ) -> None:
     """150 MiB (the clip, then random bytes) from ``siform upload --video``: the server's peak memory
     grows by far less than the video (it would grow by all of it if the body were held)."""
@@ -508,7 +477,7 @@ def test_a_large_video_streams_through_without_the_server_holding_it(
     session.write_text(json.dumps(session_doc | {"session_id": str(uuid.uuid4())}))
     pid = _server_pid(base)
     before = _peak_mib(pid)
-    r = run(client_dir, "upload", str(session), "--video", str(big))
+    r = run_siform(client_dir, "upload", str(session), "--video", str(big))
     assert r.returncode == 0 and f"{big}: video shared with your therapist" in r.stdout, r.stdout + r.stderr
     grew = _peak_mib(pid) - before
     assert grew < 40, f"the server's peak memory grew by {grew:.0f} MiB for a 150 MiB video"
@@ -519,7 +488,7 @@ def test_a_large_video_streams_through_without_the_server_holding_it(
 
 
 def test_ctrl_c_queues_the_shared_recording_with_its_session(
-    live_server: tuple[str, Path], therapist: Therapist, tmp_path: Path
+    live_server: tuple[str, Path], therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     """Ctrl-C during ``siform live --record --share-video``: the session and the recording are
     queued (no network wait); the next ``siform sync`` sends both, the video byte for byte."""
@@ -536,7 +505,7 @@ def test_ctrl_c_queues_the_shared_recording_with_its_session(
     recording = out / "recording-shared.mp4"
     assert f"{recording}: video queued: will be sent by the next siform upload or siform sync" in rest, rest
     assert len(list((client_dir / "queue").glob("*.video"))) == 1
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0, r.stderr
     assert (
         "1 queued session(s) sent to your therapist; 1 queued video(s) shared with your therapist."

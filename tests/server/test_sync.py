@@ -12,7 +12,6 @@ import http.server
 import json
 import re
 import stat
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,21 +23,19 @@ import pytest
 from siform.prescription import PatientPrescription
 
 from .conftest import (
-    CODE_RE,
-    CSRF_RE,
     ROOT,
     SECRET,
-    SIFORM,
+    TherapistWeb,
     clean_env,
     free_port,
     live_interrupted_at_first_rep,
+    run_siform,
     serving,
     variant,
 )
 
 CLIP = ROOT / "sample_videos" / "bridge_high_right.mp4"  # 5 bridges in 13.3 s at 15 fps
 CHECKIN = ["--pain", "2", "--red-flags", "none"]
-BASE_RE = re.compile(r'name="base_version" value="(\d+)"')
 
 
 @pytest.fixture(scope="module")
@@ -49,55 +46,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-class Therapist:
-    """The therapist's browser: logged in through the form, every post with its CSRF token."""
-
-    def __init__(self, base: str) -> None:
-        self.web = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
-        token = CSRF_RE.search(self.web.get("/login").text).group(1)  # type: ignore[union-attr]
-        data = {"email": "t@clinic.example", "password": "therapist password", "csrf": token}
-        assert self.web.post("/login", data=data).status_code == 303
-        self.csrf = CSRF_RE.search(self.web.get("/patients").text).group(1)  # type: ignore[union-attr]
-
-    def new_patient(self) -> tuple[str, str]:
-        r = self.web.post("/patients", data={"label": "P", "csrf": self.csrf})
-        assert r.status_code == 201, r.text
-        return r.text.split('href="/patients/')[1][:32], CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
-
-    def prescribe(self, patient_id: str, fields: dict[str, str]) -> None:
-        """Save the prescription form with ``fields`` (``ex.<exercise>.<field>``)."""
-        form = self.web.get(f"/patients/{patient_id}/prescription")
-        assert form.status_code == 200, form.text
-        base = BASE_RE.search(form.text).group(1)  # type: ignore[union-attr]
-        r = self.web.post(
-            f"/patients/{patient_id}/prescription", data={"csrf": self.csrf, "base_version": base, **fields}
-        )
-        assert r.status_code == 303, r.text
-
-    def revoke(self, patient_id: str, device_id: str) -> None:
-        r = self.web.post(f"/patients/{patient_id}/devices/{device_id}/revoke", data={"csrf": self.csrf})
-        assert r.status_code == 303, r.text
-
-
 @pytest.fixture(scope="module")
-def therapist(live_server: str) -> Iterator[Therapist]:
-    t = Therapist(live_server)
+def therapist(live_server: str) -> Iterator[TherapistWeb]:
+    t = TherapistWeb(live_server)
     yield t
     t.web.close()
 
 
-def run(client_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SIFORM, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-        env=clean_env(SIFORM_CLIENT_DIR=str(client_dir)),
-    )  # fmt: skip
-
-
-def paired_device(base: str, therapist: Therapist, client_dir: Path) -> tuple[str, dict[str, Any]]:
-    patient_id, code = therapist.new_patient()
-    r = run(client_dir, "pair", base, code)
-    assert r.returncode == 0, r.stderr
-    return patient_id, json.loads((client_dir / "server.json").read_text())
+def paired_device(base: str, therapist: TherapistWeb, client_dir: Path) -> tuple[str, dict[str, Any]]:
+    assert therapist.base == base
+    return therapist.paired(client_dir)
 
 
 def served(base: str, pairing: dict[str, Any]) -> dict[str, Any]:
@@ -115,22 +73,22 @@ BRIDGE = {"ex.glute_bridge.on": "1", "ex.glute_bridge.sets": "1", "ex.glute_brid
 
 
 def test_sync_stores_says_and_keeps_the_prescription(
-    live_server: str, therapist: Therapist, tmp_path: Path, session_doc: dict[str, Any]
+    live_server: str, therapist: TherapistWeb, tmp_path: Path, session_doc: dict[str, Any]
 ) -> None:
     client_dir = tmp_path / "client"
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 1 and "not paired" in r.stderr and "siform pair" in r.stderr
     patient_id, pairing = paired_device(live_server, therapist, client_dir)
     stored = client_dir / "prescription.json"
 
-    r = run(client_dir, "sync")  # nothing prescribed yet: version 0, said so
+    r = run_siform(client_dir, "sync")  # nothing prescribed yet: version 0, said so
     assert r.returncode == 0, r.stderr
     assert "has not set a prescription yet" in r.stdout
     assert PatientPrescription.model_validate_json(stored.read_bytes()).version == 0
 
     therapist.prescribe(patient_id, {**BRIDGE, "ex.clamshell.on": "1", "ex.clamshell.reps": "8",
                                      "ex.clamshell.side": "right"})  # fmt: skip
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0, r.stderr
     assert PatientPrescription.model_validate_json(stored.read_bytes()) == PatientPrescription.model_validate(
         served(live_server, pairing)
@@ -141,7 +99,7 @@ def test_sync_stores_says_and_keeps_the_prescription(
     assert '"Slow on the way down."' in out
     assert re.search(r"Clamshell: \d+ sets? x 8 reps on the right side only", out), out
     assert "Updated: your previous prescription was version 0." in out
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0 and "Unchanged since your last sync." in r.stdout
 
     # the server is away: one line, the stored prescription kept and its age said; a session made
@@ -149,31 +107,31 @@ def test_sync_stores_says_and_keeps_the_prescription(
     kept = stored.read_bytes()
     away = {**pairing, "server": f"http://127.0.0.1:{free_port()}"}
     (client_dir / "server.json").write_text(json.dumps(away))
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "Cannot reach your therapist's server" in r.stderr
     assert re.search(r"keeping the one synced \d+ min ago \(version 1, set by your therapist on ", r.stderr)
     assert stored.read_bytes() == kept
     session = tmp_path / "session.json"
     session.write_text(json.dumps(variant(session_doc, 40)))
-    r = run(client_dir, "upload", str(session))
+    r = run_siform(client_dir, "upload", str(session))
     assert r.returncode == 0 and "queued" in r.stdout
     (client_dir / "server.json").write_text(json.dumps(pairing))
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0 and "1 queued session(s) sent to your therapist." in r.stdout, r.stdout
     assert list((client_dir / "queue").glob("*.json")) == []
 
 
 def test_sync_with_a_revoked_token_keeps_the_prescription(
-    live_server: str, therapist: Therapist, tmp_path: Path
+    live_server: str, therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     client_dir = tmp_path / "client"
     patient_id, pairing = paired_device(live_server, therapist, client_dir)
     therapist.prescribe(patient_id, BRIDGE)
-    assert run(client_dir, "sync").returncode == 0
+    assert run_siform(client_dir, "sync").returncode == 0
     kept = (client_dir / "prescription.json").read_bytes()
     therapist.revoke(patient_id, pairing["device_id"])
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "no longer accepts this device" in r.stderr and "siform pair SERVER CODE" in r.stderr
     assert "keeping the one synced" in r.stderr
@@ -206,12 +164,12 @@ def odd_server() -> Iterator[tuple[str, type[_Answer]]]:
 
 
 def test_a_malformed_answer_keeps_the_stored_prescription(
-    live_server: str, therapist: Therapist, tmp_path: Path, odd_server: tuple[str, type[_Answer]]
+    live_server: str, therapist: TherapistWeb, tmp_path: Path, odd_server: tuple[str, type[_Answer]]
 ) -> None:
     client_dir = tmp_path / "client"
     patient_id, pairing = paired_device(live_server, therapist, client_dir)
     therapist.prescribe(patient_id, BRIDGE)
-    assert run(client_dir, "sync").returncode == 0
+    assert run_siform(client_dir, "sync").returncode == 0
     kept = (client_dir / "prescription.json").read_bytes()
     odd, handler = odd_server
     (client_dir / "server.json").write_text(json.dumps({**pairing, "server": odd}))
@@ -221,7 +179,7 @@ def test_a_malformed_answer_keeps_the_stored_prescription(
                (json.dumps(other).encode(), "another patient")]  # fmt: skip
     for body, why in answers:
         handler.body = body
-        r = run(client_dir, "sync")
+        r = run_siform(client_dir, "sync")
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         assert "sent a prescription this siform cannot read" in r.stderr and why in r.stderr, r.stderr
         assert "keeping the one synced" in r.stderr
@@ -235,7 +193,7 @@ def limits_of(doc: dict[str, Any], check_id: str) -> tuple[float | None, float |
 
 
 def test_live_and_analyze_use_the_synced_prescription_and_upload(
-    live_server: str, therapist: Therapist, tmp_path: Path
+    live_server: str, therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     """The therapist asks for one set of 3 bridges and a wider pelvis tolerance: live stops after 3
     reps of the 5-rep clip, writes the therapist's dose and limit, and the session is on the server
@@ -249,13 +207,13 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
     client_dir = tmp_path / "client"
     patient_id, pairing = paired_device(live_server, therapist, client_dir)
     therapist.prescribe(patient_id, {**BRIDGE, "ex.glute_bridge.limit.level_pelvis.max": str(wider)})
-    assert run(client_dir, "sync").returncode == 0
+    assert run_siform(client_dir, "sync").returncode == 0
     prescribed = PatientPrescription.model_validate_json((client_dir / "prescription.json").read_bytes())
     limit = prescribed.exercises[0].limits["level_pelvis"]
     assert limit.max == wider
 
     out = tmp_path / "live"
-    r = run(client_dir, "live", "glute_bridge", "--source", str(CLIP), "--pace", "fast", "--no-window",
+    r = run_siform(client_dir, "live", "glute_bridge", "--source", str(CLIP), "--pace", "fast", "--no-window",
             "--mute", "--out", str(out), *CHECKIN)  # fmt: skip
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -278,14 +236,14 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
     assert on_server[doc["session_id"]]["recorded_utc"] == doc["recorded_utc"]
 
     review = tmp_path / "review"
-    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(review))
+    r = run_siform(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(review))
     assert r.returncode == 0, r.stderr
     reviewed = json.loads((review / "session.json").read_text())
     assert limits_of(reviewed, "level_pelvis") == (limit.min, limit.max)
     assert reviewed["patient"] == patient_id
     assert "uploaded to your therapist" in r.stdout
-    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(tmp_path / "own"),
-            "--no-prescription", "--no-upload")  # fmt: skip
+    r = run_siform(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video",
+                   "-o", str(tmp_path / "own"), "--no-prescription", "--no-upload")  # fmt: skip
     assert r.returncode == 0, r.stderr
     own = json.loads((tmp_path / "own" / "session.json").read_text())
     assert limits_of(own, "level_pelvis") == (level.limit.min, level.limit.max)
@@ -294,20 +252,20 @@ def test_live_and_analyze_use_the_synced_prescription_and_upload(
 
 
 def test_analyze_offline_queues_its_session_and_sync_sends_it(
-    live_server: str, therapist: Therapist, tmp_path: Path
+    live_server: str, therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     client_dir = tmp_path / "client"
     patient_id, pairing = paired_device(live_server, therapist, client_dir)
     away = {**pairing, "server": f"http://127.0.0.1:{free_port()}"}
     (client_dir / "server.json").write_text(json.dumps(away))
     out = tmp_path / "review"
-    r = run(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(out))
+    r = run_siform(client_dir, "analyze", str(CLIP), "-e", "glute_bridge", "--no-video", "-o", str(out))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     queued = f"{out / 'session.json'}: queued: will be sent by the next siform upload or siform sync"
     assert queued in r.stdout, r.stdout
     assert "siform sync" in r.stdout.splitlines()[0]  # paired, never synced: how to get the prescription
     (client_dir / "server.json").write_text(json.dumps(pairing))
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0 and "1 queued session(s) sent to your therapist." in r.stdout, r.stdout
     api = httpx.get(f"{live_server}/api/v1/patients/{patient_id}/sessions",
                     headers={"Authorization": f"Bearer {pairing['token']}"}).json()  # fmt: skip
@@ -316,7 +274,7 @@ def test_analyze_offline_queues_its_session_and_sync_sends_it(
 
 
 def test_ctrl_c_queues_the_live_session_without_waiting_for_the_network(
-    live_server: str, therapist: Therapist, tmp_path: Path
+    live_server: str, therapist: TherapistWeb, tmp_path: Path
 ) -> None:
     """Ctrl-C ends a headless session: the patient asked to stop now, so the written session is
     queued, not sent, and the next sync sends it."""
@@ -332,7 +290,7 @@ def test_ctrl_c_queues_the_live_session_without_waiting_for_the_network(
     assert f"{out / 'session.json'}: queued: will be sent by the next siform upload or siform sync" in rest
     queued = list((client_dir / "queue").glob("*.json"))
     assert [q.read_bytes() for q in queued] == [(out / "session.json").read_bytes()]
-    r = run(client_dir, "sync")
+    r = run_siform(client_dir, "sync")
     assert r.returncode == 0 and "1 queued session(s) sent to your therapist." in r.stdout, r.stdout
     api = httpx.get(f"{live_server}/api/v1/patients/{patient_id}/sessions",
                     headers={"Authorization": f"Bearer {pairing['token']}"}).json()  # fmt: skip
